@@ -1,0 +1,78 @@
+"""create_app(): routers, error handlers, middleware, and the runtime's lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from siyu import __version__
+from siyu.auth.router import router as tokens_router
+from siyu.collect.router import router as collect_router
+from siyu.config import Settings
+from siyu.errors import install_error_handlers
+from siyu.ops.router import router as ops_router
+from siyu.runtime import Runtime
+from siyu.sources.router import router as sources_router
+from siyu.warehouse.router import router as query_router
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = Runtime(settings)
+    worker = settings.embedded_worker if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(run_worker=worker)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Siyu",
+        version=__version__,
+        summary="One backend for a brand's mini-program, website and APP.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Content-Encoding", "Idempotency-Key"],
+        expose_headers=["Retry-After"],
+        max_age=86400,
+    )
+    install_error_handlers(app)
+    for router in (collect_router, sources_router, tokens_router, query_router, ops_router):
+        app.include_router(router)
+    app.openapi_schema = None
+    _add_security_schemes(app)
+    return app
+
+
+def _add_security_schemes(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {}).update(
+            {
+                "writeKeyBasic": {"type": "http", "scheme": "basic",
+                                  "description": "Username = the source's write key, empty password."},
+                "sourceBearer": {"type": "http", "scheme": "bearer",
+                                 "description": "A source's bearer token (tracking) or an API token."},
+                "apiToken": {"type": "http", "scheme": "bearer", "description": "Platform API token."},
+            }
+        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,67 @@
+"""Platform API tokens. Only SHA-256 hashes are stored; the token itself is shown once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.auth.errors import InvalidToken
+from siyu.auth.models import ApiToken
+from siyu.auth.schemas import Role
+from siyu.kit.clock import utcnow
+from siyu.kit.ids import hash_secret, new_id, new_secret
+
+TOKEN_PREFIX = {Role.admin: "sat"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    role: Role
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+
+def create_token(session: Session, role: Role, name: str) -> tuple[ApiToken, str]:
+    secret = new_secret(TOKEN_PREFIX[role])
+    token = ApiToken(
+        id=new_id(),
+        name=name,
+        role=role.value,
+        scopes=[],
+        token_hash=hash_secret(secret),
+        prefix=secret[:10],
+        created_at=utcnow(),
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.created_at)))
+
+
+def revoke_token(session: Session, token_id: str) -> ApiToken | None:
+    token = session.get(ApiToken, token_id)
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    return token
+
+
+def authenticate(session: Session, secret: str) -> Principal:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
+    now = utcnow()
+    if (
+        token is None
+        or token.revoked_at is not None
+        or (token.expires_at is not None and token.expires_at <= now)
+    ):
+        raise InvalidToken()
+    return Principal(token_id=token.id, role=Role(token.role), scopes=tuple(token.scopes or ()))

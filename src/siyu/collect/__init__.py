@@ -1,0 +1,1 @@
+"""Collect: the tracking API (Segment/RudderStack wire format) for every channel app."""

@@ -1,0 +1,197 @@
+"""The server event store: ClickHouse.
+
+``events`` is a ReplacingMergeTree ordered by (source_id, message_id), and every read of it runs with
+``final=1``, so each (source, messageId) is seen exactly once however many times it was inserted: a
+redelivered bus message, a retry racing a worker crash, or two workers holding copies of one message.
+ClickHouse has no multi-statement transactions, so this engine-level collapse is what makes the write
+idempotent (DuckDB uses a key table inside a transaction instead). Writes are batched, one insert per
+worker batch.
+
+Two ways in, the same SQL: ``clickhouse://user:password@host:8123/database`` talks to a server through
+``clickhouse-connect``; ``chdb:///path`` runs ClickHouse's engine in-process (tests, single machines).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+
+from siyu.warehouse.base import (
+    QueryFailed,
+    QueryResult,
+    QueryTimeout,
+    Warehouse,
+    WarehouseUnavailable,
+    WriteResult,
+    arrow_to_result,
+    dedup_in_batch,
+    rows_to_arrow,
+    single_select,
+)
+from siyu.warehouse.record import COLUMNS
+
+_TYPES = {
+    "str": "String",
+    "str?": "Nullable(String)",
+    "json": "String",
+    "ts": "DateTime64(6, 'UTC')",
+    "ts?": "Nullable(DateTime64(6, 'UTC'))",
+}
+_LOW_CARDINALITY = {"channel", "type", "source_id"}
+_TIMEOUT_CODE = re.compile(r"Code: (159|394)\b")
+
+
+def _ddl(db: str) -> list[str]:
+    cols = []
+    for name, kind in COLUMNS:
+        t = _TYPES[kind]
+        if name in _LOW_CARDINALITY:
+            t = f"LowCardinality({t})"
+        cols.append(f"`{name}` {t}")
+    return [
+        f"CREATE DATABASE IF NOT EXISTS `{db}`",
+        f"CREATE TABLE IF NOT EXISTS `{db}`.events ({', '.join(cols)}) "
+        "ENGINE = ReplacingMergeTree ORDER BY (source_id, message_id)",
+    ]
+
+
+class _Client(Protocol):
+    db: str
+
+    def use(self, db: str) -> None: ...
+    def command(self, sql: str) -> None: ...
+    def insert(self, db: str, table: pa.Table) -> None: ...
+    def query(self, sql: str, settings: dict[str, Any]) -> pa.Table: ...
+    def close(self) -> None: ...
+
+
+class _ServerClient:
+    def __init__(self, url: str) -> None:
+        import clickhouse_connect
+
+        u = urlparse(url)
+        self.db = (u.path or "/siyu").strip("/") or "siyu"
+        self._client = clickhouse_connect.get_client(
+            host=u.hostname or "localhost",
+            port=u.port or (8443 if u.scheme == "clickhouses" else 8123),
+            username=unquote(u.username or "default"),
+            password=unquote(u.password or ""),
+            secure=u.scheme == "clickhouses",
+        )
+
+    def use(self, db: str) -> None:
+        self._client.database = db
+
+    def command(self, sql: str) -> None:
+        self._client.command(sql)
+
+    def insert(self, db: str, table: pa.Table) -> None:
+        self._client.insert_arrow("events", table, database=db)
+
+    def query(self, sql: str, settings: dict[str, Any]) -> pa.Table:
+        return self._client.query_arrow(sql, settings=settings)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _ChdbClient:
+    def __init__(self, path: str) -> None:
+        from chdb import session
+
+        self.db = "siyu"
+        self._session = session.Session(path)
+
+    def use(self, db: str) -> None:
+        self._session.query(f"USE `{db}`")
+
+    def command(self, sql: str) -> None:
+        self._session.query(sql)
+
+    def insert(self, db: str, table: pa.Table) -> None:
+        siyu_batch = table  # chdb's Python() table function finds the arrow table by this local name
+        assert siyu_batch is table
+        self._session.query(f"INSERT INTO `{db}`.events SELECT * FROM Python(siyu_batch)")
+
+    def query(self, sql: str, settings: dict[str, Any]) -> pa.Table:
+        clause = ", ".join(f"{k}={v}" for k, v in settings.items())
+        result = self._session.query(f"{sql} SETTINGS {clause}", "ArrowTable")
+        if not isinstance(result, pa.Table):
+            raise QueryFailed("unexpected result from chdb")
+        return result
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class ClickHouseWarehouse(Warehouse):
+    name = "clickhouse"
+
+    def __init__(self, url: str) -> None:
+        try:
+            self._client: _Client
+            if url.startswith("chdb://"):
+                self._client = _ChdbClient(url.removeprefix("chdb://"))
+            else:
+                self._client = _ServerClient(url)
+        except Exception as exc:
+            raise WarehouseUnavailable(details={"reason": repr(exc)}) from exc
+        self.db = self._client.db
+        self._lock = threading.Lock()
+
+    def migrate(self) -> None:
+        with self._lock:
+            for stmt in _ddl(self.db):
+                self._client.command(stmt)
+            self._client.use(self.db)
+
+    def write_rows(self, rows: Sequence[tuple[object, ...]]) -> WriteResult:
+        unique, dropped = dedup_in_batch(rows)
+        if unique:
+            with self._lock:
+                self._client.insert(self.db, rows_to_arrow(unique))
+        return WriteResult(inserted=len(unique), duplicates=dropped)
+
+    def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:
+        body = single_select(sql)
+        wrapped = f"SELECT * FROM ({body}) LIMIT {max_rows + 1}"
+        settings = {
+            "readonly": 1,
+            "final": 1,
+            "max_execution_time": max(1, int(timeout_s)),
+            "output_format_arrow_string_as_string": 1,
+        }
+        try:
+            with self._lock:
+                table = self._client.query(wrapped, settings)
+        except Exception as exc:
+            text = str(exc)
+            if _TIMEOUT_CODE.search(text):
+                raise QueryTimeout(details={"timeout_s": timeout_s}) from exc
+            if "READONLY" in text or "readonly" in text:
+                raise QueryFailed("Only reads are allowed.", code="query_not_read_only") from exc
+            raise QueryFailed(text.split("\n")[0][:500], details={"engine": "clickhouse"}) from exc
+        return arrow_to_result(table, max_rows)
+
+    def count(self) -> int:
+        return int(self.query("SELECT count() AS n FROM events", 1, 30).rows[0][0])
+
+    def prune_dedup(self, older_than: datetime) -> int:
+        return 0  # the engine collapses duplicates for ever; there is no key table to prune
+
+    def ping(self) -> None:
+        try:
+            with self._lock:
+                self._client.query("SELECT 1", {"readonly": 1})
+        except Exception as exc:
+            raise WarehouseUnavailable(details={"reason": repr(exc)}) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()

@@ -1,0 +1,156 @@
+"""The embedded event store: one DuckDB file.
+
+Exactly once: the worker's batch goes in one DuckDB transaction that first inserts the batch's
+(source_id, message_id) keys into ``event_keys`` (primary key, ``ON CONFLICT DO NOTHING RETURNING``)
+and then inserts only the events whose keys were new. A redelivered bus message, a client retry or a
+second API process's copy of the same message therefore adds nothing; the transaction commits before the
+bus message is acknowledged, so a crash in between only causes a redelivery that is dropped here.
+
+The database runs with external access disabled, so the query API cannot read or write files.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from siyu.warehouse.base import (
+    QueryFailed,
+    QueryRejected,
+    QueryResult,
+    QueryTimeout,
+    Warehouse,
+    WarehouseUnavailable,
+    WriteResult,
+    arrow_to_result,
+    dedup_in_batch,
+    rows_to_arrow,
+    single_select,
+)
+from siyu.warehouse.record import COLUMNS
+
+_TYPES = {"str": "VARCHAR NOT NULL", "str?": "VARCHAR", "json": "JSON", "ts": "TIMESTAMP NOT NULL",
+          "ts?": "TIMESTAMP"}
+_COLS = ", ".join(name for name, _ in COLUMNS)
+
+DDL = [
+    "CREATE TABLE IF NOT EXISTS events ("
+    + ", ".join(f'"{name}" {_TYPES[kind]}' for name, kind in COLUMNS)
+    + ")",
+    "CREATE TABLE IF NOT EXISTS event_keys (source_id VARCHAR NOT NULL, message_id VARCHAR NOT NULL, "
+    "received_at TIMESTAMP NOT NULL, PRIMARY KEY (source_id, message_id))",
+]
+
+
+class DuckDBWarehouse(Warehouse):
+    name = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(path), config={"enable_external_access": "false"})
+        except duckdb.Error as exc:
+            raise WarehouseUnavailable(details={"reason": str(exc)}) from exc
+        self._write_lock = threading.Lock()
+
+    def migrate(self) -> None:
+        with self._write_lock:
+            for stmt in DDL:
+                self._con.execute(stmt)
+
+    def write_rows(self, rows: Sequence[tuple[object, ...]]) -> WriteResult:
+        unique, dropped = dedup_in_batch(rows)
+        if not unique:
+            return WriteResult(0, dropped)
+        staged = rows_to_arrow(unique)
+        with self._write_lock:
+            con = self._con
+            con.begin()
+            try:
+                con.register("siyu_staged", staged)
+                new = con.execute(
+                    "INSERT INTO event_keys SELECT source_id, message_id, received_at FROM siyu_staged "
+                    "ON CONFLICT DO NOTHING RETURNING source_id, message_id"
+                ).fetchall()
+                if len(new) == len(unique):
+                    con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM siyu_staged")
+                elif new:
+                    keep = {(s, m) for s, m in new}
+                    con.register("siyu_new", rows_to_arrow([r for r in unique if (r[1], r[0]) in keep]))
+                    con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM siyu_new")
+                    con.unregister("siyu_new")
+                con.unregister("siyu_staged")
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+        return WriteResult(inserted=len(new), duplicates=dropped + len(unique) - len(new))
+
+    def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:
+        body = single_select(sql)
+        cur = self._con.cursor()
+        timer = threading.Timer(timeout_s, cur.interrupt)
+        try:
+            try:
+                statements = cur.extract_statements(body)
+            except duckdb.Error as exc:
+                raise QueryFailed(str(exc)) from exc
+            if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+                raise QueryRejected()
+            timer.start()
+            cur.begin()
+            try:
+                reader = cur.sql(body).to_arrow_reader(batch_size=min(max_rows + 1, 100_000))
+                batches = []
+                got = 0
+                for batch in reader:
+                    batches.append(batch)
+                    got += batch.num_rows
+                    if got > max_rows:
+                        break
+                table = pa.Table.from_batches(batches, schema=reader.schema)
+            finally:
+                cur.rollback()
+        except duckdb.InterruptException as exc:
+            raise QueryTimeout(details={"timeout_s": timeout_s}) from exc
+        except duckdb.Error as exc:
+            raise QueryFailed(str(exc).split("\n")[0], details={"engine": "duckdb"}) from exc
+        finally:
+            timer.cancel()
+            cur.close()
+        return arrow_to_result(table, max_rows)
+
+    def prune_dedup(self, older_than: datetime) -> int:
+        cutoff = older_than.astimezone(UTC).replace(tzinfo=None)
+        with self._write_lock:
+            row = self._con.execute(
+                "DELETE FROM event_keys WHERE received_at < ? RETURNING 1", [cutoff]
+            ).fetchall()
+        return len(row)
+
+    def count(self) -> int:
+        cur = self._con.cursor()
+        try:
+            row = cur.execute("SELECT count(*) FROM events").fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            cur.close()
+
+    def ping(self) -> None:
+        cur = self._con.cursor()
+        try:
+            cur.execute("SELECT 1").fetchall()
+        except duckdb.Error as exc:
+            raise WarehouseUnavailable(details={"reason": str(exc)}) from exc
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._con.close()

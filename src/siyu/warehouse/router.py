@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter
+
+from siyu.deps import AdminDep, RuntimeDep
+from siyu.warehouse.base import WarehouseUnavailable
+from siyu.warehouse.schemas import QueryRequest, QueryResponse
+
+router = APIRouter(prefix="/api/v1", tags=["query"])
+
+
+@router.post("/query", response_model=QueryResponse)
+async def run_query(body: QueryRequest, runtime: RuntimeDep, _: AdminDep) -> QueryResponse:
+    """Run one read-only SQL statement against the event store (table ``events``)."""
+    warehouse = runtime.warehouse
+    if warehouse is None:
+        raise WarehouseUnavailable()
+    max_rows = min(body.max_rows or runtime.settings.query_max_rows, 1_000_000)
+    result = await anyio.to_thread.run_sync(
+        warehouse.query, body.sql, max_rows, runtime.settings.query_timeout_s
+    )
+    return QueryResponse(columns=result.columns, rows=result.rows, truncated=result.truncated)

@@ -1,0 +1,122 @@
+"""The warehouse worker: bus group ``warehouse`` -> event store.
+
+At-least-once in, exactly-once stored: a batch is written in one idempotent store write (see the
+warehouse implementations), and only then acknowledged on the bus. A worker killed at any instant
+leaves its batch unacknowledged; it is delivered again and the store drops what it already has.
+A batch the store refuses is split message by message, so one bad message cannot hold up the rest; a
+message that keeps failing is dead-lettered by the bus after ``SIYU_BUS_MAX_ATTEMPTS`` deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+from siyu.bus.base import Bus, Consumer, Delivery
+from siyu.collect.service import TOPIC
+from siyu.config import Settings
+from siyu.kit.clock import utcnow
+from siyu.metrics import EVENTS_DEDUPLICATED, EVENTS_STORED, WORKER_BATCHES
+from siyu.warehouse.base import Warehouse, WriteResult
+from siyu.warehouse.record import decode_rows
+
+log = logging.getLogger("siyu.worker")
+
+GROUP = "warehouse"
+PATTERNS = (TOPIC,)
+PRUNE_EVERY_S = 3600.0
+
+
+class WarehouseWorker:
+    def __init__(self, settings: Settings, bus: Bus, warehouse: Warehouse) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.warehouse = warehouse
+        self.stored = 0
+        self.duplicates = 0
+        self._last_prune = 0.0
+
+    async def declare(self) -> None:
+        await self.bus.declare_group(GROUP, PATTERNS)
+
+    def _write(self, deliveries: Sequence[Delivery]) -> WriteResult:
+        rows = [row for d in deliveries for row in decode_rows(d.message.body)]
+        return self.warehouse.write_rows(rows)
+
+    async def _handle(self, consumer: Consumer, deliveries: list[Delivery]) -> None:
+        try:
+            result = await asyncio.to_thread(self._write, deliveries)
+        except Exception:
+            if len(deliveries) == 1:
+                log.exception("event batch failed; will retry", extra={"message_id": deliveries[0].message.id})
+                WORKER_BATCHES.labels(outcome="failed").inc()
+                await consumer.retry(deliveries)
+                return
+            for d in deliveries:  # isolate the bad message
+                await self._handle(consumer, [d])
+            return
+        await consumer.ack(deliveries)
+        self.stored += result.inserted
+        self.duplicates += result.duplicates
+        EVENTS_STORED.inc(result.inserted)
+        EVENTS_DEDUPLICATED.inc(result.duplicates)
+        WORKER_BATCHES.labels(outcome="ok").inc()
+
+    async def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now - self._last_prune < PRUNE_EVERY_S:
+            return
+        self._last_prune = now
+        cutoff = utcnow() - timedelta(hours=self.settings.dedup_window_hours)
+        try:
+            n = await asyncio.to_thread(self.warehouse.prune_dedup, cutoff)
+            if n:
+                log.info("pruned deduplication keys", extra={"count": n})
+        except Exception:
+            log.exception("pruning deduplication keys failed")
+
+    async def run_once(self, consumer: Consumer, wait_s: float | None = None) -> int:
+        """Process one batch; returns how many bus messages it held."""
+        wait = self.settings.worker_batch_wait_ms / 1000 if wait_s is None else wait_s
+        max_messages = max(1, self.settings.worker_batch_events // 100)
+        deliveries = await consumer.fetch(max_messages, wait)
+        if deliveries:
+            await self._handle(consumer, deliveries)
+        return len(deliveries)
+
+    async def run(self, stop: asyncio.Event, consumers: int = 1) -> None:
+        await self.declare()
+        await asyncio.gather(*(self._loop(stop) for _ in range(consumers)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        consumer = self.bus.consumer(GROUP, prefetch=max(256, self.settings.worker_batch_events // 50))
+        try:
+            while not stop.is_set():
+                try:
+                    await self.run_once(consumer)
+                    await self._maybe_prune()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("worker loop error; continuing")
+                    await asyncio.sleep(1.0)
+        finally:
+            await consumer.close()
+
+    async def drain(self, idle_s: float = 0.5, timeout_s: float = 300.0) -> int:
+        """Process until the group is empty (tests and the demo). Returns bus messages processed."""
+        consumer = self.bus.consumer(GROUP)
+        total = 0
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                n = await self.run_once(consumer, wait_s=idle_s)
+                total += n
+                if n == 0:
+                    break
+        finally:
+            await consumer.close()
+        return total
