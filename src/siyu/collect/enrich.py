@@ -6,28 +6,56 @@ difference between the client's ``sentAt`` and our ``receivedAt`` smaller than t
 folding a variable network delay into timestamps reorders one device's events across batches
 (PostHog #98250). Every event of one request gets the same shift, so order within a batch is kept.
 Messages from a ``server`` source keep the ``timestamp`` they send (historical import, trusted clocks).
+
+This runs for every event on the ingest hot path: it reads only the few context fields it needs
+(``ContextView``) and parses URLs by hand only when they carry UTM parameters.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote_plus
+
+import msgspec
 
 from siyu.kit.clock import parse_iso
 
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
-# Where WeChat-style mini-program SDKs put the launch scene value.
-_SCENE_PATHS = (("scene",), ("miniprogram", "scene"), ("wechat", "scene"), ("app", "scene"), ("launch", "scene"))
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
+class ContextView(msgspec.Struct):
+    """The parts of ``context`` enrichment reads; everything else is skipped by the decoder."""
+
+    campaign: Any = None
+    page: Any = None
+    ip: Any = None
+    # Where WeChat-style mini-program SDKs put the launch scene value.
+    scene: Any = None
+    miniprogram: Any = None
+    wechat: Any = None
+    app: Any = None
+
+
+context_view_decoder = msgspec.json.Decoder(ContextView)
+
+
 def to_us(dt: datetime) -> int:
     return (dt - _EPOCH) // _US
+
+
+def to_us_now() -> int:
+    return time.time_ns() // 1000
+
+
+@lru_cache(maxsize=4096)
+def iso_to_us(value: str) -> int:
+    """Microseconds since the epoch of an ISO-8601 string (cached: a batch repeats its sentAt)."""
+    return to_us(parse_iso(value))
 
 
 def correct_timestamp(
@@ -40,68 +68,75 @@ def correct_timestamp(
     tolerance_us: int,
 ) -> tuple[int, int | None, int | None]:
     """(corrected timestamp, original timestamp, sentAt) in microseconds. Raises ValueError on a bad value."""
-    orig_us = to_us(parse_iso(original)) if original else None
-    ts_us = to_us(parse_iso(timestamp)) if timestamp else None
-    sent_us = to_us(parse_iso(sent_at)) if sent_at else None
-    if orig_us is None:
-        orig_us = ts_us
+    ts_us = iso_to_us(timestamp) if timestamp else None
+    orig_us = iso_to_us(original) if original else ts_us
+    sent_us = iso_to_us(sent_at) if sent_at else None
     if trusted_clock and ts_us is not None:
         return ts_us, orig_us, sent_us
     if orig_us is None:
         return received_us, None, sent_us
     if sent_us is not None:
         skew = received_us - sent_us
-        if abs(skew) > tolerance_us:
+        if skew > tolerance_us or -skew > tolerance_us:
             return orig_us + skew, orig_us, sent_us
     return orig_us, orig_us, sent_us
 
 
-def _dig(obj: dict[str, Any] | None, path: tuple[str, ...]) -> Any:
-    cur: Any = obj
-    for key in path:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(key)
-    return cur
-
-
-def _text(v: Any, limit: int = 1024) -> str | None:
-    if v is None or isinstance(v, dict | list):
+def text(v: Any, limit: int = 1024) -> str | None:
+    if isinstance(v, str):
+        v = v.strip()
+        return (v if len(v) <= limit else v[:limit]) or None
+    if v is None or isinstance(v, dict | list | bool):
         return None
-    s = str(v).strip()
-    return s[:limit] if s else None
+    return str(v)[:limit]
 
 
-def utm_from(context: dict[str, Any], page_url: str | None, page_search: str | None) -> list[str | None]:
+@lru_cache(maxsize=16384)
+def _url_utm(url: str) -> tuple[str | None, ...] | None:
+    """UTM values in a URL's (or a bare query string's) parameters; cached, as landing URLs repeat."""
+    query = url.split("#", 1)[0]
+    query = query.split("?", 1)[1] if "?" in query else query
+    found: list[str | None] = [None] * 5
+    hit = False
+    for part in query.split("&"):
+        if not part.startswith("utm_"):
+            continue
+        key, _, value = part.partition("=")
+        try:
+            i = UTM_KEYS.index(key[4:])
+        except ValueError:
+            continue
+        if found[i] is None and value:
+            found[i] = text(unquote_plus(value) if ("%" in value or "+" in value) else value)
+            hit = True
+    return tuple(found) if hit else None
+
+
+_NO_UTM: tuple[str | None, ...] = (None, None, None, None, None)
+
+
+def utm_from(campaign: Any, page_url: str | None, page_search: str | None) -> tuple[str | None, ...]:
     """UTM values from ``context.campaign`` or else from the page URL's query string."""
-    campaign = context.get("campaign")
     if isinstance(campaign, dict) and campaign:
-        return [_text(campaign.get("name" if k == "campaign" else k)) for k in UTM_KEYS]
-    query = page_search or (urlsplit(page_url).query if page_url else "")
-    if not query:
-        return [None] * 5
-    params = parse_qs(query.lstrip("?"), keep_blank_values=False)
-    return [_text(params.get(f"utm_{k}", [None])[0]) for k in UTM_KEYS]
+        return tuple(text(campaign.get("name" if k == "campaign" else k)) for k in UTM_KEYS)
+    for candidate in (page_search, page_url):
+        if candidate and "utm_" in candidate:
+            got = _url_utm(candidate)
+            if got is not None:
+                return got
+    return _NO_UTM
 
 
-def scene_from(context: dict[str, Any]) -> str | None:
-    for path in _SCENE_PATHS:
-        v = _dig(context, path)
-        if v is not None and not isinstance(v, dict | list):
-            return _text(v, 32)
+def scene_from(view: ContextView) -> str | None:
+    if view.scene is not None:
+        return text(view.scene, 32)
+    for holder in (view.miniprogram, view.wechat, view.app):
+        if isinstance(holder, dict) and holder.get("scene") is not None:
+            return text(holder["scene"], 32)
     return None
 
 
-def page_fields(
-    context: dict[str, Any], properties: dict[str, Any] | None
-) -> tuple[str | None, str | None, str | None]:
+def page_fields(page: Any, properties: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
     """(url, search, referrer) from ``context.page``, or from a page call's own properties."""
-    page = context.get("page")
-    src: dict[str, Any] = page if isinstance(page, dict) else {}
-    if not src and properties:
-        src = properties
-    return _text(src.get("url"), 2048), _text(src.get("search"), 2048), _text(src.get("referrer"), 2048)
-
-
-def to_us_now() -> int:
-    return time.time_ns() // 1000
+    src = page if isinstance(page, dict) else (properties or {})
+    return text(src.get("url"), 2048), text(src.get("search"), 2048), text(src.get("referrer"), 2048)

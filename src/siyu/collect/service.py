@@ -30,16 +30,13 @@ from siyu.collect.errors import (
     PayloadTooLarge,
     RateLimited,
 )
+from siyu.collect.message import ItemError, build_record
 from siyu.collect.ratelimit import RateLimiter
 from siyu.collect.wire import (
-    TYPES,
     BatchEnvelope,
-    Incoming,
     KeyOnly,
-    any_decoder,
     batch_decoder,
     incoming_decoder,
-    json_encoder,
 )
 from siyu.config import Settings
 from siyu.kit.ids import new_id
@@ -48,9 +45,6 @@ from siyu.sources.service import SourceAuth
 from siyu.warehouse.record import EventRecord, encode_records
 
 TOPIC = "events.collected"
-MAX_ID = 1024
-MAX_MESSAGE_ID = 100
-MAX_EVENT_NAME = 512
 
 KeyResolver = Callable[[str, tuple[str, ...]], Awaitable[SourceAuth | None]]
 
@@ -84,35 +78,6 @@ class RequestInfo:
     client_ip: str | None
 
 
-class ItemError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _id(v: str | int | None, field_name: str) -> str | None:
-    if v is None:
-        return None
-    s = str(v).strip()
-    if not s:
-        return None
-    if len(s) > MAX_ID:
-        raise ItemError("invalid_field", f"{field_name} is longer than {MAX_ID} characters")
-    return s
-
-
-def _raw_object(raw: msgspec.Raw, field_name: str) -> str:
-    """The raw JSON of an object field ("{}" when absent or null); anything else is an item error."""
-    text = bytes(raw).decode()
-    head = text[:1]
-    if not text or head == "n":  # absent or null
-        return "{}"
-    if head != "{":
-        raise ItemError("invalid_field", f"{field_name} must be an object")
-    return text
-
-
 class Collector:
     def __init__(
         self, settings: Settings, bus: Bus, resolve_key: KeyResolver, limiter: RateLimiter | None
@@ -133,6 +98,8 @@ class Collector:
                 out = d.decompress(body, limit + 1)
                 if len(out) > limit or d.unconsumed_tail:
                     raise PayloadTooLarge(details={"limit_bytes": limit})
+                if not d.eof:  # truncated: whatever JSON it holds may be cut short
+                    raise zlib.error("incomplete gzip stream")
                 return out
             except (zlib.error, gzip.BadGzipFile) as exc:
                 raise InvalidBody("The body is not valid gzip.", code="invalid_gzip") from exc
@@ -192,9 +159,11 @@ class Collector:
             raise InvalidBody(details={"reason": str(exc)}) from exc
         source = await self._authenticate(info.authorization, msg.writeKey)
         await self._limit(source, 1)
-        received_us = enrich.to_us_now()
         try:
-            record = self._record(msg, msg_type, source, None, None, received_us, info.client_ip)
+            record = build_record(
+                msg, msg_type, source, batch_context=None, batch_sent_at=None, received_us=enrich.to_us_now(),
+                client_ip=info.client_ip, tolerance_us=self.tolerance_us, utf8_checked=_is_utf8(body),
+            )
         except ItemError as err:
             EVENTS_REJECTED.labels(code=err.code).inc()
             raise InvalidMessage(err.message, code=err.code) from err
@@ -212,33 +181,39 @@ class Collector:
             raise InvalidBody(details={"reason": str(exc)}) from exc
         source = await self._authenticate(info.authorization, env.writeKey)
         await self._limit(source, max(1, len(env.batch)))
-        return await self.accept_items(source, env, info.client_ip)
+        return await self.accept_items(source, env, info.client_ip, utf8_checked=_is_utf8(body))
 
-    async def accept_items(self, source: SourceAuth, env: BatchEnvelope, client_ip: str | None) -> IngestResult:
+    async def accept_items(
+        self, source: SourceAuth, env: BatchEnvelope, client_ip: str | None, *, utf8_checked: bool = False
+    ) -> IngestResult:
         """Validate and enrich every item of a batch; publish the good ones. Also the simulator's bulk path."""
         received_us = enrich.to_us_now()
         limit = self.settings.max_message_bytes
         records: list[EventRecord] = []
         rejected: list[Rejection] = []
+        decode = incoming_decoder.decode
         for index, raw in enumerate(env.batch):
             try:
                 if len(raw) > limit:
                     raise ItemError("message_too_large", f"message is larger than {limit} bytes")
                 try:
-                    msg = incoming_decoder.decode(raw)
+                    msg = decode(raw)
                 except msgspec.ValidationError as exc:
                     raise ItemError("invalid_field", str(exc)) from exc
                 except msgspec.DecodeError as exc:
                     raise ItemError("invalid_json", str(exc)) from exc
-                records.append(self._record(msg, msg.type, source, env.context, env.sentAt, received_us,
-                                            client_ip))
+                records.append(build_record(
+                    msg, msg.type, source, batch_context=env.context, batch_sent_at=env.sentAt,
+                    received_us=received_us, client_ip=client_ip, tolerance_us=self.tolerance_us,
+                    utf8_checked=utf8_checked,
+                ))
             except ItemError as err:
                 rejected.append(Rejection(index, err.code, err.message))
                 EVENTS_REJECTED.labels(code=err.code).inc()
         if not records:
-            details = [{"index": r.index, "code": r.code, "message": r.message} for r in rejected]
             if not env.batch:
                 raise AllRejected("The batch is empty.", code="empty_batch")
+            details = [{"index": r.index, "code": r.code, "message": r.message} for r in rejected]
             raise AllRejected(details=details)
         await self._publish(source, records)
         return IngestResult(accepted=len(records), rejected=rejected, source_id=source.source_id)
@@ -249,99 +224,18 @@ class Collector:
         )
         EVENTS_ACCEPTED.labels(channel=source.channel).inc(len(records))
 
-    # -- one message -------------------------------------------------------------------------------
-    def _record(
-        self,
-        msg: Incoming,
-        msg_type: str | None,
-        source: SourceAuth,
-        batch_context: dict[str, Any] | None,
-        batch_sent_at: str | None,
-        received_us: int,
-        client_ip: str | None,
-    ) -> EventRecord:
-        if msg_type not in TYPES:
-            raise ItemError("invalid_type", f"type must be one of {', '.join(TYPES)}")
-        user_id = _id(msg.userId, "userId")
-        anonymous_id = _id(msg.anonymousId, "anonymousId")
-        previous_id = _id(msg.previousId, "previousId")
-        group_id = _id(msg.groupId, "groupId")
-        if msg_type == "alias":
-            if previous_id is None or user_id is None:
-                raise ItemError("missing_previous_id", "alias needs previousId and userId")
-        elif user_id is None and anonymous_id is None:
-            raise ItemError("missing_id", "every message needs userId or anonymousId")
-        message_id = msg.messageId
-        if message_id is None or not message_id.strip():
-            message_id = "srv-" + new_id()
-        elif len(message_id) > MAX_MESSAGE_ID:
-            raise ItemError("invalid_message_id", f"messageId is longer than {MAX_MESSAGE_ID} characters")
-        event: str | None = None
-        if msg_type == "track":
-            if not msg.event or not msg.event.strip():
-                raise ItemError("missing_event", "track needs a non-empty event name")
-            event = msg.event.strip()
-        elif msg_type in ("page", "screen"):
-            event = (msg.name or "").strip() or None
-        if event is not None and len(event) > MAX_EVENT_NAME:
-            raise ItemError("invalid_field", f"event name is longer than {MAX_EVENT_NAME} characters")
-        if msg_type == "group" and group_id is None:
-            raise ItemError("missing_group_id", "group needs groupId")
 
-        properties = _raw_object(msg.properties, "properties")
-        traits = _raw_object(msg.traits, "traits")
-        context: dict[str, Any] = {**batch_context, **msg.context} if batch_context and msg.context else (
-            msg.context or batch_context or {}
-        )
-        try:
-            ts_us, orig_us, sent_us = enrich.correct_timestamp(
-                received_us=received_us,
-                timestamp=msg.timestamp,
-                original=msg.originalTimestamp,
-                sent_at=msg.sentAt or batch_sent_at,
-                trusted_clock=source.channel == "server",
-                tolerance_us=self.tolerance_us,
-            )
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise ItemError("invalid_timestamp", f"a timestamp is not ISO-8601: {exc}") from exc
-
-        props_obj = any_decoder.decode(properties) if msg_type == "page" and "page" not in context else None
-        page_url, page_search, referrer = enrich.page_fields(context, props_obj)
-        utm = enrich.utm_from(context, page_url, page_search)
-        ip = context.get("ip")
-        if ip is None and source.channel != "server" and client_ip:
-            ip = client_ip
-        return EventRecord(
-            message_id=message_id,
-            source_id=source.source_id,
-            channel=source.channel,
-            type=msg_type,
-            event=event,
-            anonymous_id=anonymous_id,
-            user_id=user_id,
-            group_id=group_id,
-            previous_id=previous_id,
-            timestamp_us=ts_us,
-            original_timestamp_us=orig_us,
-            sent_at_us=sent_us,
-            received_at_us=received_us,
-            properties=properties,
-            traits=traits,
-            context=json_encoder.encode(context).decode(),
-            utm_source=utm[0],
-            utm_medium=utm[1],
-            utm_campaign=utm[2],
-            utm_term=utm[3],
-            utm_content=utm[4],
-            scene=enrich.scene_from(context),
-            page_url=page_url,
-            referrer=referrer,
-            ip=str(ip)[:64] if ip is not None else None,
-        )
+def _is_utf8(body: bytes) -> bool:
+    """One check of the whole body (fast in C); when it fails, items are checked one by one."""
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _body_key(body: bytes) -> str | None:
     try:
         return msgspec.json.decode(body, type=KeyOnly).writeKey
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return None

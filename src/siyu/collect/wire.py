@@ -1,7 +1,7 @@
 """The incoming wire format (reference/tracking-api.md), decoded with msgspec.
 
-``properties`` and ``traits`` stay raw JSON: they go to the event store as they came, without a decode
-and re-encode. ``context`` is decoded because enrichment reads it.
+``properties``, ``traits`` and ``context`` stay raw JSON: they go to the event store as they came, without
+a decode and re-encode; enrichment reads only the few context fields it needs (``enrich.ContextView``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Incoming(msgspec.Struct, kw_only=True):
     groupId: str | int | None = None
     properties: msgspec.Raw = msgspec.Raw(b"")
     traits: msgspec.Raw = msgspec.Raw(b"")
-    context: dict[str, Any] | None = None
+    context: msgspec.Raw = msgspec.Raw(b"")
     timestamp: str | None = None
     originalTimestamp: str | None = None
     sentAt: str | None = None
