@@ -11,7 +11,7 @@ from siyu.collect import enrich
 from siyu.collect.wire import TYPES, Incoming, any_decoder, json_encoder
 from siyu.kit.ids import new_id
 from siyu.sources.service import SourceAuth
-from siyu.warehouse.record import EventRecord
+from siyu.warehouse.record import Row
 
 MAX_ID = 1024
 MAX_MESSAGE_ID = 100
@@ -79,8 +79,9 @@ def build_record(
     client_ip: str | None,
     tolerance_us: int,
     utf8_checked: bool,
-) -> EventRecord:
-    """Validate one message and turn it into an event-store row, or raise :class:`ItemError`.
+) -> Row:
+    """Validate one message and turn it into an event-store row (``record.COLUMNS`` order), or raise
+    :class:`ItemError`.
 
     ``utf8_checked`` says the whole request body is known to be valid UTF-8 (the raw JSON parts are then
     not checked again one by one).
@@ -141,9 +142,9 @@ def build_record(
     ip = view.ip
     if ip is None and source.channel != "server":
         ip = client_ip
-    return EventRecord(
+    return (
         message_id, source.source_id, source.channel, msg_type, event, anonymous_id, user_id, group_id,
         previous_id, ts_us, orig_us, sent_us, received_us, properties, traits, context,
         utm[0], utm[1], utm[2], utm[3], utm[4], enrich.scene_from(view), page_url, referrer,
-        enrich.text(ip, 64) if ip is not None else None,
+        enrich.text(ip, 64) if ip is not None else None, None,
     )

@@ -42,7 +42,7 @@ from siyu.config import Settings
 from siyu.kit.ids import new_id
 from siyu.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, REQUESTS_REFUSED
 from siyu.sources.service import SourceAuth
-from siyu.warehouse.record import EventRecord, encode_records
+from siyu.warehouse.record import Row, encode_rows
 
 TOPIC = "events.collected"
 
@@ -189,7 +189,7 @@ class Collector:
         """Validate and enrich every item of a batch; publish the good ones. Also the simulator's bulk path."""
         received_us = enrich.to_us_now()
         limit = self.settings.max_message_bytes
-        records: list[EventRecord] = []
+        records: list[Row] = []
         rejected: list[Rejection] = []
         decode = incoming_decoder.decode
         for index, raw in enumerate(env.batch):
@@ -218,10 +218,9 @@ class Collector:
         await self._publish(source, records)
         return IngestResult(accepted=len(records), rejected=rejected, source_id=source.source_id)
 
-    async def _publish(self, source: SourceAuth, records: list[EventRecord]) -> None:
-        await self.bus.publish(
-            [Message(id=new_id(), topic=TOPIC, body=encode_records(records), headers={"source_id": source.source_id})]
-        )
+    async def _publish(self, source: SourceAuth, records: list[Row]) -> None:
+        body = encode_rows(records)
+        await self.bus.publish([Message(id=new_id(), topic=TOPIC, body=body, headers={"source_id": source.source_id})])
         EVENTS_ACCEPTED.labels(channel=source.channel).inc(len(records))
 
 

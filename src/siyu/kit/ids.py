@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import os
+import random
 import secrets
 import time
 
 
 def new_id() -> str:
     """A 32-hex-digit id whose first 12 digits are the millisecond clock (UUIDv7 layout), so ids sort by
-    creation time and index well."""
+    creation time and index well. Ids are not secrets; use :func:`new_secret` for those."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    rand = random.getrandbits(80)  # not a secret: the module's generator (reseeded after fork) is enough
     value = (ms << 80) | rand
     # version 7 and RFC 4122 variant bits
     value = (value & ~(0xF << 76)) | (0x7 << 76)

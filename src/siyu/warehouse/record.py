@@ -1,7 +1,9 @@
 """The row of the event store, as the tracking API produces it and the worker writes it.
 
-It travels on the bus as msgpack arrays (one bus message = the accepted events of one API request),
-so adding a column means appending a field with a default at the end.
+One bus message carries the accepted events of one API request, *column by column* (a msgpack array of
+one array per column, in ``COLUMNS`` order): cheap to encode, and the worker concatenates columns and
+hands them to the store as arrow arrays without building a Python object per row. Adding a column means
+appending it at the end; older messages are padded with nulls.
 """
 
 from __future__ import annotations
@@ -72,21 +74,30 @@ COLUMNS: list[tuple[str, str]] = [
 ]
 assert len(COLUMNS) == len(EventRecord.__struct_fields__)
 
+Row = tuple[object, ...]
+WIDTH = len(COLUMNS)
+
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[EventRecord])
-_raw_decoder = msgspec.msgpack.Decoder(list[tuple[object, ...]])
+_columns_decoder = msgspec.msgpack.Decoder(list[list[object]])
+
+
+def encode_rows(rows: list[Row]) -> bytes:
+    return _encoder.encode(list(zip(*rows, strict=True)) if rows else [[] for _ in range(WIDTH)])
 
 
 def encode_records(records: list[EventRecord]) -> bytes:
-    return _encoder.encode(records)
+    return encode_rows([msgspec.structs.astuple(r) for r in records])
 
 
-def decode_records(body: bytes) -> list[EventRecord]:
-    return _decoder.decode(body)
+def decode_columns(body: bytes) -> list[list[object]]:
+    """The columns of one bus message, padded to the current width."""
+    cols = _columns_decoder.decode(body)
+    if len(cols) < WIDTH:
+        n = len(cols[0]) if cols else 0
+        cols.extend([None] * n for _ in range(WIDTH - len(cols)))
+    return cols[:WIDTH]
 
 
-def decode_rows(body: bytes) -> list[tuple[object, ...]]:
-    """The same records as plain tuples in column order (cheaper, for bulk writers)."""
-    rows = _raw_decoder.decode(body)
-    width = len(COLUMNS)
-    return [r if len(r) == width else (*r, *([None] * (width - len(r)))) for r in rows]
+def decode_rows(body: bytes) -> list[Row]:
+    """The same events as row tuples in column order."""
+    return list(zip(*decode_columns(body), strict=True))
