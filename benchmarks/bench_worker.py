@@ -26,7 +26,7 @@ from siyu.kit.ids import new_id
 from siyu.sources.service import SourceAuth
 from siyu.warehouse.base import rows_to_arrow
 from siyu.warehouse.duckdb import DuckDBWarehouse
-from siyu.warehouse.record import decode_rows, encode_records
+from siyu.warehouse.record import decode_rows, encode_rows
 from siyu.worker.warehouse import GROUP, PATTERNS, WarehouseWorker
 
 
@@ -42,7 +42,7 @@ def messages(n: int) -> list[Message]:
                          utf8_checked=False)
             for i in range(start, min(n, start + 100))
         ]
-        out.append(Message(id=new_id(), topic=PATTERNS[0], body=encode_records(recs)))
+        out.append(Message(id=new_id(), topic=PATTERNS[0], body=encode_rows(recs)))
     return out
 
 

@@ -28,11 +28,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
+class PageView(msgspec.Struct):
+    url: Any = None
+    search: Any = None
+    referrer: Any = None
+
+
 class ContextView(msgspec.Struct):
     """The parts of ``context`` enrichment reads; everything else is skipped by the decoder."""
 
     campaign: Any = None
-    page: Any = None
+    page: PageView | None = None
     ip: Any = None
     # Where WeChat-style mini-program SDKs put the launch scene value.
     scene: Any = None
@@ -42,6 +48,7 @@ class ContextView(msgspec.Struct):
 
 
 context_view_decoder = msgspec.json.Decoder(ContextView)
+page_view_decoder = msgspec.json.Decoder(PageView)
 
 
 def to_us(dt: datetime) -> int:
@@ -59,7 +66,6 @@ def iso_to_us(value: str) -> int:
 
 
 def correct_timestamp(
-    *,
     received_us: int,
     timestamp: str | None,
     original: str | None,
@@ -83,6 +89,9 @@ def correct_timestamp(
 
 
 def text(v: Any, limit: int = 1024) -> str | None:
+    """A short text value: strings stripped and cut to ``limit``, numbers as text, anything else None."""
+    if type(v) is str and 0 < len(v) <= limit and not v[0].isspace() and not v[-1].isspace():
+        return v
     if isinstance(v, str):
         v = v.strip()
         return (v if len(v) <= limit else v[:limit]) or None
@@ -128,6 +137,8 @@ def utm_from(campaign: Any, page_url: str | None, page_search: str | None) -> tu
 
 
 def scene_from(view: ContextView) -> str | None:
+    if view.scene is None and view.miniprogram is None and view.wechat is None and view.app is None:
+        return None
     if view.scene is not None:
         return text(view.scene, 32)
     for holder in (view.miniprogram, view.wechat, view.app):
@@ -136,7 +147,3 @@ def scene_from(view: ContextView) -> str | None:
     return None
 
 
-def page_fields(page: Any, properties: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
-    """(url, search, referrer) from ``context.page``, or from a page call's own properties."""
-    src = page if isinstance(page, dict) else (properties or {})
-    return text(src.get("url"), 2048), text(src.get("search"), 2048), text(src.get("referrer"), 2048)

@@ -120,24 +120,20 @@ def build_record(
     context, view = _context(msg.context, batch_context, utf8_checked)
     try:
         ts_us, orig_us, sent_us = enrich.correct_timestamp(
-            received_us=received_us,
-            timestamp=msg.timestamp,
-            original=msg.originalTimestamp,
-            sent_at=msg.sentAt or batch_sent_at,
-            trusted_clock=source.channel == "server",
-            tolerance_us=tolerance_us,
+            received_us, msg.timestamp, msg.originalTimestamp, msg.sentAt or batch_sent_at,
+            source.channel == "server", tolerance_us,
         )
     except (ValueError, TypeError, OverflowError) as exc:
         raise ItemError("invalid_timestamp", f"a timestamp is not ISO-8601: {exc}") from exc
 
     page = view.page
     if page is None and msg_type == "page" and properties is not _EMPTY:
-        page = any_decoder.decode(properties)
+        page = enrich.page_view_decoder.decode(properties)  # a page call's own url/search/referrer
     page_url = search = referrer = None
-    if isinstance(page, dict):
-        page_url = enrich.text(page.get("url"), 2048)
-        search = enrich.text(page.get("search"), 2048)
-        referrer = enrich.text(page.get("referrer"), 2048)
+    if page is not None:
+        page_url = enrich.text(page.url, 2048)
+        search = enrich.text(page.search, 2048) if page.search is not None else None
+        referrer = enrich.text(page.referrer, 2048) if page.referrer is not None else None
     utm = enrich.utm_from(view.campaign, page_url, search)
     ip = view.ip
     if ip is None and source.channel != "server":
