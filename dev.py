@@ -30,7 +30,7 @@ def run(*cmd: str | Path) -> None:
 
 
 def ensure_installed(extra: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before the install checks anything
         sys.exit(f"Siyu needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)

@@ -37,7 +37,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b""})
         return
     data = json.loads(body)
-    items = data["batch"] if "batch" in data else [data]
+    items = data.get("batch", [data])
     _conn.execute("BEGIN")
     _conn.executemany("INSERT INTO events VALUES (?, ?)", [(m.get("messageId"), json.dumps(m)) for m in items])
     _conn.execute("COMMIT")

@@ -31,13 +31,21 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores {cpu} / {platform.system()} {platform.release()} / Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores {cpu} / {system} / Python {platform.python_version()}"
 
 
 def record(name: str, value: float, unit: str, baseline: float | None, command: str, **extra: Any) -> None:
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data[name] = {"value": round(value, 3), "unit": unit, "baseline": None if baseline is None else round(baseline, 3),
-                  "command": command, "date": datetime.now(UTC).date().isoformat(), "machine": machine(), **extra}
+    data[name] = {
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": None if baseline is None else round(baseline, 3),
+        "command": command,
+        "date": datetime.now(UTC).date().isoformat(),
+        "machine": machine(),
+        **extra,
+    }
     RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     write_markdown(data)
 

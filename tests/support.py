@@ -108,9 +108,9 @@ class LiveServer:
         args = [str(SIYU), "serve", "--port", str(self.port)]
         if not self.worker_in_server:
             args.append("--no-worker")
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -133,9 +133,9 @@ class LiveServer:
 
 
 def spawn_worker(env: dict[str, str], log_path: Path, consumers: int = 1) -> subprocess.Popen[bytes]:
-    log = open(log_path, "ab")  # noqa: SIM115
-    return subprocess.Popen([str(SIYU), "worker", "--consumers", str(consumers)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen([str(SIYU), "worker", "--consumers", str(consumers)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def base_env(data_dir: Path, **overrides: str) -> dict[str, str]:
@@ -166,3 +166,187 @@ def wait_for_count(server_url: str, token: str, expected: int, timeout: float = 
             return int(query(server_url, token, f"SELECT count(*) FROM events WHERE {where}")[0][0])
         time.sleep(0.2)
     return n
+
+
+class EventStream:
+    """A tracking client for crash tests: sends ``total`` track events with unique messageIds as
+    ``batch``-event requests to ``/v1/batch`` over ``connections`` keep-alive connections (one thread
+    each), and, like a real client, sends a batch again (same messageIds) after any answer other than
+    200 or a connection error, until it is answered 200. ``acked`` holds every messageId answered 200.
+    """
+
+    def __init__(self, url: str, write_key: str, total: int, *, batch: int = 100, connections: int = 4,
+                 prefix: str = "", deadline_s: float = 300.0) -> None:
+        import base64
+        import threading
+        from collections import Counter
+
+        self.url = url
+        self.total = total
+        self.batch = batch
+        self.connections = connections
+        self.prefix = prefix or uuid.uuid4().hex[:8]
+        self.deadline = time.monotonic() + deadline_s
+        self.auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+        self.acked: set[str] = set()
+        self.answers: Counter[int | str] = Counter()  # status code, or the connection error's name
+        self.failure: str | None = None
+        self._lock = threading.Lock()
+        self._next = 0
+        self._threads = [threading.Thread(target=self._run, name=f"stream-{i}", daemon=True)
+                         for i in range(connections)]
+
+    def message_id(self, i: int) -> str:
+        return f"{self.prefix}-{i:07d}"
+
+    def _body(self, start: int) -> bytes:
+        items = [{"type": "track", "event": "Order Completed", "userId": f"u{i % 997}",
+                  "messageId": self.message_id(i),
+                  "properties": {"order_id": f"o{i}", "revenue": i % 10_000, "currency": "CNY"}}
+                 for i in range(start, min(start + self.batch, self.total))]
+        return json.dumps({"batch": items}).encode()
+
+    def _take(self) -> int | None:
+        with self._lock:
+            if self._next >= self.total:
+                return None
+            start, self._next = self._next, self._next + self.batch
+            return start
+
+    def _run(self) -> None:
+        headers = {"Authorization": self.auth, "Content-Type": "application/json"}
+        with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0)) as client:
+            while (start := self._take()) is not None:
+                body = self._body(start)
+                ids = [self.message_id(i) for i in range(start, min(start + self.batch, self.total))]
+                delay = 0.02
+                while True:
+                    if time.monotonic() > self.deadline or self.failure:
+                        self.failure = self.failure or f"gave up on batch {start}: {self.answers}"
+                        return
+                    try:
+                        r = client.post(self.url + "/v1/batch", content=body, headers=headers)
+                    except httpx.HTTPError as exc:
+                        with self._lock:
+                            self.answers[type(exc).__name__] += 1
+                    else:
+                        with self._lock:
+                            self.answers[r.status_code] += 1
+                        if r.status_code == 200:
+                            if r.json().get("accepted") != len(ids):
+                                self.failure = f"batch {start} only partly accepted: {r.text[:300]}"
+                                return
+                            with self._lock:
+                                self.acked.update(ids)
+                            break
+                        if r.status_code < 500 and r.status_code not in (408, 429):
+                            self.failure = f"batch {start} refused: {r.status_code} {r.text[:300]}"
+                            return
+                    time.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+
+    def start(self) -> EventStream:
+        for t in self._threads:
+            t.start()
+        return self
+
+    @property
+    def acked_count(self) -> int:
+        with self._lock:
+            return len(self.acked)
+
+    def wait_acked(self, n: int, timeout: float = 120) -> None:
+        """Wait until at least ``n`` events were answered 200."""
+        deadline = time.monotonic() + timeout
+        while self.acked_count < n:
+            assert self.failure is None, self.failure
+            assert time.monotonic() < deadline, f"only {self.acked_count} of {n} acknowledged: {self.answers}"
+            time.sleep(0.02)
+
+    def join(self, timeout: float = 300) -> set[str]:
+        """Wait for the whole stream; returns the acknowledged messageIds (all of them, or it fails)."""
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        assert not any(t.is_alive() for t in self._threads), f"stream not finished: {self.answers}"
+        assert self.failure is None, self.failure
+        with self._lock:
+            assert len(self.acked) == self.total, (len(self.acked), self.answers)
+            return set(self.acked)
+
+    def stop(self) -> None:
+        """End the sending threads (for a test's cleanup; the stream then counts as failed)."""
+        self.failure = self.failure or "stopped"
+        for t in self._threads:
+            if t.is_alive():
+                t.join(40)
+
+
+def sqlite_bus_pending(path: Path, group: str = "warehouse") -> tuple[int, int]:
+    """(messages waiting or in flight, of which leased to a consumer now) for a group of an embedded bus."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        total, leased = conn.execute(
+            "SELECT count(*), coalesce(sum(visible_at > ?), 0) FROM bus_queue WHERE grp = ?", (time.time(), group)
+        ).fetchone()
+        return int(total), int(leased)
+    finally:
+        conn.close()
+
+
+def duckdb_event_keys(path: Path) -> list[tuple[str, str]]:
+    """Every (source_id, message_id) row of a DuckDB event store; the file must not be open elsewhere."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return [(str(s), str(m)) for s, m in con.execute("SELECT source_id, message_id FROM events").fetchall()]
+    finally:
+        con.close()
+
+
+def assert_exactly_once(keys: list[tuple[str, str]], acked: set[str]) -> None:
+    """The store holds every acknowledged messageId, each once, and nothing else."""
+    assert len(keys) == len(set(keys)), f"{len(keys) - len(set(keys))} duplicate (source_id, message_id) rows"
+    stored = {m for _, m in keys}
+    missing = acked - stored
+    assert not missing, f"{len(missing)} acknowledged events lost, e.g. {sorted(missing)[:5]}"
+    extra = stored - acked
+    assert not extra, f"{len(extra)} events stored that were never sent, e.g. {sorted(extra)[:5]}"
+    assert len(keys) == len(acked)
+
+
+def rabbitmqctl(*args: str, timeout: float = 120) -> str:
+    out = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def rabbit_queue_messages(queue: str, column: str = "messages") -> int:
+    """Messages in a queue: ready and unacknowledged (``messages``), or one of ``messages_ready`` and
+    ``messages_unacknowledged`` (taken by a consumer and not acknowledged yet)."""
+    for line in rabbitmqctl("list_queues", "-q", "--no-table-headers", "name", column).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == queue:
+            return int(parts[1])
+    raise AssertionError(f"no queue {queue}")
+
+
+def start_server(server: LiveServer, timeout: float = 60) -> None:
+    """``server.start()`` without the ResourceWarning (an error under this suite's warning filters) for
+    the log file object that ``start`` leaves to the garbage collector; the server process keeps its own
+    descriptor, and the object is closed when it is collected."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        server.start(timeout)
+
+
+def start_worker(env: dict[str, str], log_path: Path, consumers: int = 1) -> subprocess.Popen[bytes]:
+    """Like ``spawn_worker``, closing this process's copy of the log file."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([str(SIYU), "worker", "--consumers", str(consumers)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from siyu import __version__
 from siyu.auth.router import router as tokens_router
+from siyu.collect import openapi as collect_openapi
 from siyu.collect.router import router as collect_router
 from siyu.config import Settings
 from siyu.errors import install_error_handlers
@@ -19,9 +21,11 @@ from siyu.sources.router import router as sources_router
 from siyu.warehouse.router import router as query_router
 
 
-def create_app(settings: Settings | None = None, *, run_worker: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, run_worker: bool | None = None, with_warehouse: bool = True
+) -> FastAPI:
     settings = settings or Settings()
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, with_warehouse=with_warehouse)
     worker = settings.embedded_worker if run_worker is None else run_worker
 
     @asynccontextmanager
@@ -72,7 +76,36 @@ def _add_security_schemes(app: FastAPI) -> None:
                 "apiToken": {"type": "http", "scheme": "bearer", "description": "Platform API token."},
             }
         )
+        _document_errors(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_PLATFORM_ERRORS = {
+    "400": "Invalid request (see error.code)",
+    "401": "Missing, unknown or revoked API token",
+    "403": "The token may not do this",
+}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Say what the platform API really answers: it needs an API token, and every error (422 included,
+    which FastAPI would describe as ``{"detail": ...}``) has the ``{"error": {...}}`` shape."""
+    err = {"application/json": {"schema": collect_openapi.ERROR}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Validation error", "content": err}
+            if not path.startswith("/api/v1/"):
+                continue
+            operation.setdefault("security", [{"apiToken": []}])
+            extra = dict(_PLATFORM_ERRORS)
+            if "{" in path:
+                extra["404"] = "No such resource"
+            if path == "/api/v1/query":
+                extra.update({"408": "The query ran too long", "503": "The event store is unavailable"})
+            for code, description in extra.items():
+                responses.setdefault(code, {"description": description, "content": err})

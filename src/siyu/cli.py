@@ -10,6 +10,7 @@ import typer
 from siyu.auth.cli import app as tokens_app
 from siyu.config import Settings
 from siyu.logs import configure as configure_logs
+from siyu.simulate.cli import simulate
 from siyu.sources.cli import app as sources_app
 
 app = typer.Typer(help="Siyu (私域): one backend for a brand's mini-program, website and APP.",
@@ -18,23 +19,30 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(tokens_app, name="tokens")
 db_app = typer.Typer(help="The operational database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.command("simulate")(simulate)
 
 
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
     port: int = typer.Option(8000),
-    worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the event-store worker in this process"),
+    worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Run the event-store worker in this process"
+    ),
 ) -> None:
     """Serve the tracking API and the platform API (and, embedded, the worker)."""
     import uvicorn
 
     from siyu.app import create_app
+    from siyu.warehouse.factory import warehouse_is_exclusive
 
     settings = Settings()
     configure_logs(settings.log_level, settings.log_json)
+    # A DuckDB file or a chdb directory can be open in one process only: with --no-worker it is left to
+    # the `siyu worker` process (and the query API here answers 503).
+    with_warehouse = worker or not warehouse_is_exclusive(settings)
     uvicorn.run(
-        create_app(settings, run_worker=worker),
+        create_app(settings, run_worker=worker, with_warehouse=with_warehouse),
         host=host,
         port=port,
         log_config=None,
@@ -67,6 +75,34 @@ def worker_cmd(consumers: int = typer.Option(1, min=1, help="Concurrent consumer
             await runtime.stop()
 
     asyncio.run(main())
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on"),
+    port: int = typer.Option(8000),
+    people: int = typer.Option(10_000, min=1, help="People in the simulated brand (first run only)"),
+    days: int = typer.Option(90, min=1, help="Days of history (first run only)"),
+    seed: int = typer.Option(42, help="Simulation seed (first run only)"),
+) -> None:
+    """Load a simulated brand into the data directory (once), then serve it and say what to try."""
+    from siyu.simulate.cli import day_progress, err, parse_end_date
+    from siyu.simulate.demo import banner, load_demo, prepare_demo
+    from siyu.simulate.model import SimConfig
+
+    settings = Settings()
+    info = load_demo(settings)
+    if info is None:
+        config = SimConfig(people=people, days=days, seed=seed, end_date=parse_end_date(None))
+        err.print(f"Loading the demo brand ({people:,} people, {days} days) into {settings.data_dir} ...")
+        with day_progress(days, enabled=True, label="loading") as progress:
+            info = prepare_demo(settings, config, progress)
+        if info["delivery"]["rejected"]:
+            err.print(f"[red]{info['delivery']['rejected']} demo messages were rejected[/red]")
+    else:
+        err.print(f"Reusing the demo loaded on {info['created_at']} ({settings.data_dir / 'demo.json'}).")
+    print(banner(info, host, port, settings.data_dir), flush=True)
+    serve(host=host, port=port, worker=True)
 
 
 @db_app.command("upgrade")

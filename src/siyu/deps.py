@@ -22,12 +22,16 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def db_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """The request's one transaction: committed when the endpoint returns, rolled back on error."""
+    """The request's one transaction: committed when the endpoint returns, rolled back on error.
+
+    ``scope="function"`` commits before the response is sent: with FastAPI's default for a ``yield``
+    dependency the commit ran after it, so a client could be handed a new write key that did not work
+    yet (or ever, had the commit failed)."""
     with runtime.db.session() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def _bearer(request: Request) -> str:

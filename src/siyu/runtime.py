@@ -17,7 +17,7 @@ from siyu.db import Database
 from siyu.migrate import upgrade
 from siyu.warehouse.base import Warehouse
 from siyu.warehouse.factory import make_warehouse
-from siyu.worker.warehouse import GROUP, WarehouseWorker
+from siyu.worker.warehouse import GROUP, PATTERNS, WarehouseWorker
 
 log = logging.getLogger("siyu.runtime")
 
@@ -50,8 +50,9 @@ class Runtime:
         if self.warehouse is not None:
             await asyncio.to_thread(self.warehouse.migrate)
         await self.bus.start()
-        if self.worker is not None:
-            await self.worker.declare()
+        # Declared here whether or not this process has the event store: a group receives only what is
+        # published after its declaration, so an API process must not accept events before it exists.
+        await self.bus.declare_group(GROUP, PATTERNS)
         if run_worker and self.worker is not None:
             if self.embedded:
                 from siyu.bus.sqlite import SqliteBus, release_leases

@@ -79,7 +79,8 @@ class Bus(ABC):
 
     @abstractmethod
     async def depth(self) -> dict[str, int]:
-        """Messages waiting (or in flight) per consumer group."""
+        """Messages waiting per consumer group (the embedded bus also counts those leased to a consumer;
+        RabbitMQ's count leaves out those delivered and not acknowledged yet)."""
 
     @abstractmethod
     async def ping(self) -> None:

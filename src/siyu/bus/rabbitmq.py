@@ -2,10 +2,10 @@
 
 One durable topic exchange (``<namespace>``, by default ``siyu``); each consumer group is a durable quorum
 queue ``<namespace>.<group>`` bound to its topic patterns, with a delivery limit after which a message is
-dead-lettered to ``<namespace>.dead``. Messages are persistent and published with publisher confirms: ``publish`` returns only
-after the broker has confirmed every message (written to disk on the queue's members). Consumers use
-manual acknowledgement; whatever a consumer had not acknowledged when its channel closed is delivered
-again. The connection reconnects by itself after a broker restart.
+dead-lettered to ``<namespace>.dead``. Messages are persistent and published with publisher confirms:
+``publish`` returns only after the broker has confirmed every message (written to disk on the queue's
+members). Consumers use manual acknowledgement; whatever a consumer had not acknowledged when its channel
+closed is delivered again. The connection reconnects by itself after a broker restart.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from siyu.bus.base import Bus, BusUnavailable, Consumer, Delivery, Message
 
 log = logging.getLogger("siyu.bus.rabbitmq")
-
 
 
 class RabbitBus(Bus):
@@ -79,7 +78,8 @@ class RabbitBus(Bus):
             durable=True,
             arguments={
                 "x-queue-type": "quorum",
-                "x-delivery-limit": self.max_attempts,
+                # The broker counts *re*deliveries: a limit of N allows N + 1 deliveries in all.
+                "x-delivery-limit": max(0, self.max_attempts - 1),
                 "x-dead-letter-exchange": self.dead_name,
             },
         )
@@ -192,7 +192,7 @@ class RabbitConsumer(Consumer):
         for d in deliveries:
             try:
                 await d.handle.ack()
-            except Exception as exc:  # channel gone: the broker will deliver it again; consumers are idempotent
+            except Exception as exc:  # channel gone: the broker delivers it again; consumers are idempotent
                 log.warning("ack failed; message will be redelivered", extra={"error": repr(exc)})
 
     async def retry(self, deliveries: Sequence[Delivery]) -> None:

@@ -9,8 +9,9 @@ cost of a commit (and of an fsync) is shared.
 Delivery: each declared group has its own copy of a message (fan-out at publish, like RabbitMQ
 queues bound to an exchange). A consumer leases messages (``visible_at`` moves into the future); an ack
 deletes them; a lease that runs out (the consumer died) makes them deliverable again. A message
-delivered more than ``max_attempts`` times moves to ``bus_dead``. Several processes may publish and
-consume the same file.
+delivered ``max_attempts`` times and still not acknowledged moves to ``bus_dead``. A consumer that is
+closed gives back what it leased and did not acknowledge (like a RabbitMQ channel closing). Several
+processes may publish and consume the same file.
 """
 
 from __future__ import annotations
@@ -243,6 +244,7 @@ class SqliteConsumer(Consumer):
         self.group = group
         self._conn = _connect(bus.path, bus.fsync)
         self._lock = threading.Lock()
+        self._leased: dict[int, float] = {}  # seq -> lease end, of what was neither acknowledged nor retried
 
     def fetch_sync(self, max_messages: int) -> list[Delivery]:
         now = time.time()
@@ -270,9 +272,11 @@ class SqliteConsumer(Consumer):
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            self._leased.update((r[0], now + self.bus.lease_s) for r in rows)
         rows.sort(key=lambda r: r[0])
         return [
-            Delivery(Message(id=r[1], topic=r[2], body=r[4], headers=json.loads(r[3])), attempts=r[5], handle=r[0])
+            Delivery(Message(id=r[1], topic=r[2], body=r[4], headers=json.loads(r[3])), attempts=r[5],
+                     handle=r[0])
             for r in rows
         ]
 
@@ -296,6 +300,8 @@ class SqliteConsumer(Consumer):
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            for (seq,) in seqs:
+                self._leased.pop(seq, None)
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
@@ -308,13 +314,31 @@ class SqliteConsumer(Consumer):
                     "UPDATE bus_queue SET visible_at = ? WHERE seq = ?",
                     [(time.time() + min(60.0, 0.5 * 2 ** d.attempts), d.handle) for d in deliveries],
                 )
+                for d in deliveries:
+                    self._leased.pop(d.handle, None)
 
         if deliveries:
             await asyncio.to_thread(_retry)
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.close_sync)
+
+    def close_sync(self) -> None:
+        """Give back what this consumer leased and did not acknowledge, so another consumer gets it now
+        rather than when the lease runs out; the delivery still counts as an attempt."""
         with self._lock:
-            self._conn.close()
+            try:
+                if self._leased:  # only leases still ours (not run out and taken by another consumer)
+                    now = time.time()
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    self._conn.executemany(
+                        "UPDATE bus_queue SET visible_at = ? WHERE seq = ? AND visible_at = ?",
+                        [(now, seq, until) for seq, until in self._leased.items()],
+                    )
+                    self._conn.execute("COMMIT")
+                    self._leased.clear()
+            finally:
+                self._conn.close()
 
 
 def release_leases(bus: SqliteBus, group: str) -> int:
@@ -323,8 +347,9 @@ def release_leases(bus: SqliteBus, group: str) -> int:
     instead of after its lease (consumers are idempotent, so an early redelivery is harmless)."""
     conn = _connect(bus.path, bus.fsync)
     try:
+        now = time.time()
         cur = conn.execute(
-            "UPDATE bus_queue SET visible_at = ? WHERE grp = ? AND visible_at > ?", (time.time(), group, time.time())
+            "UPDATE bus_queue SET visible_at = ? WHERE grp = ? AND visible_at > ?", (now, group, now)
         )
         return cur.rowcount
     finally:

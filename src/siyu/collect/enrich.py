@@ -26,6 +26,10 @@ from siyu.kit.clock import parse_iso
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
+# Times every event store can hold and every reader can turn back into a datetime (ClickHouse's
+# DateTime64 starts at 1900; a corrected time past year 9999 broke every query that read it).
+MIN_US = (datetime(1900, 1, 1, tzinfo=UTC) - _EPOCH) // _US
+MAX_US = (datetime(2200, 1, 1, tzinfo=UTC) - _EPOCH) // _US
 
 
 class PageView(msgspec.Struct):
@@ -73,10 +77,15 @@ def correct_timestamp(
     trusted_clock: bool,
     tolerance_us: int,
 ) -> tuple[int, int | None, int | None]:
-    """(corrected timestamp, original timestamp, sentAt) in microseconds. Raises ValueError on a bad value."""
+    """(corrected timestamp, original timestamp, sentAt) in microseconds. Raises ValueError on a bad value,
+    or on a time (given or corrected) outside the years 1900-2199."""
     ts_us = iso_to_us(timestamp) if timestamp else None
     orig_us = iso_to_us(original) if original else ts_us
     sent_us = iso_to_us(sent_at) if sent_at else None
+    if (orig_us is not None and not MIN_US <= orig_us < MAX_US) or (
+        sent_us is not None and not MIN_US <= sent_us < MAX_US
+    ) or (ts_us is not None and not MIN_US <= ts_us < MAX_US):
+        raise ValueError("times must fall between the years 1900 and 2199")
     if trusted_clock and ts_us is not None:
         return ts_us, orig_us, sent_us
     if orig_us is None:
@@ -84,6 +93,8 @@ def correct_timestamp(
     if sent_us is not None:
         skew = received_us - sent_us
         if skew > tolerance_us or -skew > tolerance_us:
+            if not MIN_US <= orig_us + skew < MAX_US:
+                raise ValueError("the corrected time falls outside the years 1900-2199")
             return orig_us + skew, orig_us, sent_us
     return orig_us, orig_us, sent_us
 

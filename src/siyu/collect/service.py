@@ -157,6 +157,8 @@ class Collector:
             raise InvalidMessage(str(exc), code="invalid_field") from exc
         except msgspec.DecodeError as exc:
             raise InvalidBody(details={"reason": str(exc)}) from exc
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise _undecodable(exc) from exc
         source = await self._authenticate(info.authorization, msg.writeKey)
         await self._limit(source, 1)
         try:
@@ -179,6 +181,8 @@ class Collector:
             raise InvalidBody(f"Not a batch: {exc}", code="invalid_batch") from exc
         except msgspec.DecodeError as exc:
             raise InvalidBody(details={"reason": str(exc)}) from exc
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise _undecodable(exc) from exc
         source = await self._authenticate(info.authorization, env.writeKey)
         await self._limit(source, max(1, len(env.batch)))
         return await self.accept_items(source, env, info.client_ip, utf8_checked=_is_utf8(body))
@@ -202,6 +206,9 @@ class Collector:
                     raise ItemError("invalid_field", str(exc)) from exc
                 except msgspec.DecodeError as exc:
                     raise ItemError("invalid_json", str(exc)) from exc
+                except (UnicodeDecodeError, RecursionError) as exc:
+                    err = _undecodable(exc, "message")
+                    raise ItemError(err.code, err.message) from exc
                 records.append(build_record(
                     msg, msg.type, source, batch_context=env.context, batch_sent_at=env.sentAt,
                     received_us=received_us, client_ip=client_ip, tolerance_us=self.tolerance_us,
@@ -231,6 +238,13 @@ def _is_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _undecodable(exc: UnicodeDecodeError | RecursionError, what: str = "body") -> InvalidBody:
+    """msgspec raises these outside its own error types: bad UTF-8 in a string, nesting too deep."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InvalidBody(f"The {what} is not valid UTF-8.", code="invalid_utf8", details={"reason": str(exc)})
+    return InvalidBody(f"The {what} is JSON nested too deeply.", details={"reason": str(exc)})
 
 
 def _body_key(body: bytes) -> str | None:

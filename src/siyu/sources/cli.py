@@ -1,13 +1,29 @@
 from __future__ import annotations
 
-import typer
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import typer
+from sqlalchemy.orm import Session
+
+from siyu.errors import SiyuError
 from siyu.kit.cli import cli_session, print_json, print_table
 from siyu.sources import service
 from siyu.sources.router import source_out
 from siyu.sources.schemas import Channel, SourceCreated
 
 app = typer.Typer(help="Sources: one per channel app, each with its own write key.", no_args_is_help=True)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A transaction; a Siyu error (an unknown source id, ...) is one line on stderr and exit code 1."""
+    try:
+        with cli_session() as session:
+            yield session
+    except SiyuError as err:
+        typer.echo(f"error: {err.message} ({err.code})", err=True)
+        raise typer.Exit(1) from err
 
 
 @app.command("create")
@@ -18,7 +34,7 @@ def create(
     json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Create a source; prints its write key once."""
-    with cli_session() as session:
+    with _session() as session:
         source, key = service.create_source(session, channel, name, rate_limit)
         out = SourceCreated(**source_out(source).model_dump(), write_key=key)
     if json:
@@ -30,7 +46,7 @@ def create(
 @app.command("list")
 def list_(json: bool = typer.Option(False, "--json")) -> None:
     """List sources."""
-    with cli_session() as session:
+    with _session() as session:
         rows = [source_out(s) for s in service.list_sources(session)]
     if json:
         print_json([r.model_dump(mode="json") for r in rows])
@@ -48,7 +64,7 @@ def rotate(
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Issue a new write key; the old one stops working after the grace period."""
-    with cli_session() as session:
+    with _session() as session:
         key, expires = service.rotate_key(session, source_id, service.WRITE_KEY, grace_seconds)
     if json:
         print_json({"source_id": source_id, "write_key": key, "old_keys_expire_at": expires.isoformat()})
@@ -59,7 +75,7 @@ def rotate(
 @app.command("bearer-token")
 def bearer_token(source_id: str, json: bool = typer.Option(False, "--json")) -> None:
     """Issue (or rotate) the source's secret bearer token."""
-    with cli_session() as session:
+    with _session() as session:
         key, _ = service.rotate_key(session, source_id, service.BEARER, 0)
     if json:
         print_json({"source_id": source_id, "token": key})
@@ -70,7 +86,7 @@ def bearer_token(source_id: str, json: bool = typer.Option(False, "--json")) -> 
 @app.command("disable")
 def disable(source_id: str) -> None:
     """Stop accepting events from a source (within seconds in every API process)."""
-    with cli_session() as session:
+    with _session() as session:
         service.set_enabled(session, source_id, False)
     print(f"disabled {source_id}")
 
@@ -78,6 +94,6 @@ def disable(source_id: str) -> None:
 @app.command("enable")
 def enable(source_id: str) -> None:
     """Accept events from a disabled source again."""
-    with cli_session() as session:
+    with _session() as session:
         service.set_enabled(session, source_id, True)
     print(f"enabled {source_id}")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from siyu.deps import AdminDep, SessionDep
+from siyu.deps import AdminDep, RuntimeDep, SessionDep
 from siyu.sources import service
 from siyu.sources.models import Source
 from siyu.sources.schemas import (
@@ -52,27 +52,44 @@ def get_source(source_id: str, session: SessionDep, _: AdminDep) -> SourceOut:
 
 
 @router.patch("/{source_id}", response_model=SourceOut)
-def update_source(source_id: str, body: SourceUpdate, session: SessionDep, _: AdminDep) -> SourceOut:
-    return source_out(service.update_source(session, source_id, body.name, body.rate_limit))
+def update_source(
+    source_id: str, body: SourceUpdate, session: SessionDep, runtime: RuntimeDep, _: AdminDep
+) -> SourceOut:
+    """Change the fields given; ``"rate_limit": null`` returns to the deployment default."""
+    rate_limit = body.rate_limit if "rate_limit" in body.model_fields_set else service.UNSET
+    source = service.update_source(session, source_id, body.name, rate_limit)
+    runtime.keys.clear()  # the cached key lookups carry the rate limit
+    return source_out(source)
 
 
 @router.post("/{source_id}/rotate", response_model=KeyCreated)
-def rotate_write_key(source_id: str, body: RotateRequest, session: SessionDep, _: AdminDep) -> KeyCreated:
-    key, expires = service.rotate_key(session, source_id, service.WRITE_KEY, body.grace_seconds)
+def rotate_write_key(
+    source_id: str, session: SessionDep, runtime: RuntimeDep, _: AdminDep, body: RotateRequest | None = None
+) -> KeyCreated:
+    """Issue a new write key; the old ones stop working after ``grace_seconds`` (no body: at once)."""
+    grace = body.grace_seconds if body is not None else 0
+    key, expires = service.rotate_key(session, source_id, service.WRITE_KEY, grace)
+    runtime.keys.clear()  # this process stops accepting the old key now, the others within KeyCache's TTL
     return KeyCreated(source_id=source_id, kind=service.WRITE_KEY, key=key, old_keys_expire_at=expires)
 
 
 @router.post("/{source_id}/bearer-token", response_model=KeyCreated)
-def create_bearer_token(source_id: str, body: RotateRequest, session: SessionDep, _: AdminDep) -> KeyCreated:
+def create_bearer_token(
+    source_id: str, session: SessionDep, runtime: RuntimeDep, _: AdminDep, body: RotateRequest | None = None
+) -> KeyCreated:
     """Issue (or rotate) the source's secret bearer token, for senders that authenticate with
     ``Authorization: Bearer``."""
-    key, expires = service.rotate_key(session, source_id, service.BEARER, body.grace_seconds)
+    grace = body.grace_seconds if body is not None else 0
+    key, expires = service.rotate_key(session, source_id, service.BEARER, grace)
+    runtime.keys.clear()
     return KeyCreated(source_id=source_id, kind=service.BEARER, key=key, old_keys_expire_at=expires)
 
 
 @router.post("/{source_id}/disable", response_model=SourceOut)
-def disable_source(source_id: str, session: SessionDep, _: AdminDep) -> SourceOut:
-    return source_out(service.set_enabled(session, source_id, False))
+def disable_source(source_id: str, session: SessionDep, runtime: RuntimeDep, _: AdminDep) -> SourceOut:
+    source = service.set_enabled(session, source_id, False)
+    runtime.keys.clear()
+    return source_out(source)
 
 
 @router.post("/{source_id}/enable", response_model=SourceOut)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -94,11 +95,22 @@ def set_enabled(session: Session, source_id: str, enabled: bool) -> Source:
     return source
 
 
-def update_source(session: Session, source_id: str, name: str | None, rate_limit: float | None) -> Source:
+class Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+def update_source(
+    session: Session, source_id: str, name: str | None = None, rate_limit: float | Unset | None = UNSET
+) -> Source:
+    """Change what is given; ``rate_limit=None`` means "back to the deployment default", ``UNSET`` keeps it."""
     source = get_source(session, source_id)
     if name is not None:
         source.name = name
-    source.rate_limit = rate_limit
+    if not isinstance(rate_limit, Unset):
+        source.rate_limit = rate_limit
     session.flush()
     return source
 

@@ -67,11 +67,9 @@ def rows_to_arrow(rows: Sequence[tuple[object, ...]]) -> pa.Table:
     """Column-wise arrow table from record tuples (see ``record.decode_rows``)."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in COLUMNS]
     arrays = []
-    for col, (_, kind), field in zip(columns, COLUMNS, ARROW_SCHEMA, strict=True):
-        if kind == "json" and col and isinstance(col[0], bytes):
-            arrays.append(pa.array(col, type=pa.binary()).cast(pa.string()))  # checks UTF-8 in C
-        else:
-            arrays.append(pa.array(col, type=field.type))
+    for col, field in zip(columns, ARROW_SCHEMA, strict=True):
+        # JSON columns arrive as UTF-8 bytes (checked at the API); arrow takes them as strings directly
+        arrays.append(pa.array(col, type=field.type))
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 

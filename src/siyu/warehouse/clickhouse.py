@@ -17,13 +17,14 @@ import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 
 from siyu.warehouse.base import (
     QueryFailed,
+    QueryRejected,
     QueryResult,
     QueryTimeout,
     Warehouse,
@@ -45,6 +46,7 @@ _TYPES = {
 }
 _LOW_CARDINALITY = {"channel", "type", "source_id"}
 _TIMEOUT_CODE = re.compile(r"Code: (159|394)\b")
+_READONLY_CODE = re.compile(r"Code: 164\b|\(READONLY\)")
 
 
 def _ddl(db: str) -> list[str]:
@@ -106,7 +108,8 @@ class _ChdbClient:
         from chdb import session
 
         self.db = "siyu"
-        self._session = session.Session(path)
+        # chdb allows one open session per process (a second one fails until the first is closed).
+        self._session: Any = cast(Any, session).Session(path)
 
     def use(self, db: str) -> None:
         self._session.query(f"USE `{db}`")
@@ -158,9 +161,22 @@ class ClickHouseWarehouse(Warehouse):
                 self._client.insert(self.db, rows_to_arrow(unique))
         return WriteResult(inserted=len(unique), duplicates=dropped)
 
+    def _one_query(self, body: str) -> str:
+        """``body`` as ClickHouse's own parser reads it: exactly one complete query, on one line, without
+        comments. Wrapped in a subquery it cannot close the parenthesis, comment out the SETTINGS that
+        follow (chdb takes them in the SQL text) or add a second statement (chdb runs several)."""
+        if "\x00" in body:
+            raise QueryRejected()
+        literal = "'" + body.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        table = self._client.query(f"SELECT formatQuerySingleLine({literal})",
+                                   {"readonly": 1, "output_format_arrow_string_as_string": 1})
+        one = str(table.column(0)[0].as_py())
+        if not one.upper().startswith(("SELECT", "WITH")):
+            raise QueryRejected()
+        return one
+
     def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:
         body = single_select(sql)
-        wrapped = f"SELECT * FROM ({body}) LIMIT {max_rows + 1}"
         settings = {
             "readonly": 1,
             "final": 1,
@@ -169,12 +185,17 @@ class ClickHouseWarehouse(Warehouse):
         }
         try:
             with self._lock:
+                wrapped = f"SELECT * FROM ({self._one_query(body)}) LIMIT {max_rows + 1}"
                 table = self._client.query(wrapped, settings)
+        except QueryRejected:
+            raise
         except Exception as exc:
             text = str(exc)
+            if "Multi-statements are not allowed" in text:
+                raise QueryRejected() from exc
             if _TIMEOUT_CODE.search(text):
                 raise QueryTimeout(details={"timeout_s": timeout_s}) from exc
-            if "READONLY" in text or "readonly" in text:
+            if _READONLY_CODE.search(text):  # not the word: error texts echo the query and its SETTINGS
                 raise QueryFailed("Only reads are allowed.", code="query_not_read_only") from exc
             raise QueryFailed(text.split("\n")[0][:500], details={"engine": "clickhouse"}) from exc
         return arrow_to_result(table, max_rows)

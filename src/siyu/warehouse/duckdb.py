@@ -107,14 +107,17 @@ class DuckDBWarehouse(Warehouse):
             cur.begin()
             try:
                 reader = cur.sql(body).to_arrow_reader(batch_size=min(max_rows + 1, 100_000))
-                batches = []
-                got = 0
-                for batch in reader:
-                    batches.append(batch)
-                    got += batch.num_rows
-                    if got > max_rows:
-                        break
-                table = pa.Table.from_batches(batches, schema=reader.schema)
+                try:
+                    batches = []
+                    got = 0
+                    for batch in reader:
+                        batches.append(batch)
+                        got += batch.num_rows
+                        if got > max_rows:
+                            break
+                    table = pa.Table.from_batches(batches, schema=reader.schema)
+                finally:
+                    reader.close()  # a result left open (more rows than max_rows) blocks the rollback
             finally:
                 cur.rollback()
         except duckdb.InterruptException as exc:

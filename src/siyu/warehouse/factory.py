@@ -17,3 +17,8 @@ def make_warehouse(settings: Settings) -> Warehouse:
 
         return ClickHouseWarehouse(url)
     raise ValueError(f"unsupported SIYU_WAREHOUSE_URL: {url!r} (duckdb:///PATH, clickhouse://..., chdb:///PATH)")
+
+
+def warehouse_is_exclusive(settings: Settings) -> bool:
+    """True for the in-process engines (a DuckDB file, chdb), which one process at a time may open."""
+    return settings.resolved_warehouse_url().startswith(("duckdb:///", "chdb://"))

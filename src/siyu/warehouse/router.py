@@ -4,7 +4,7 @@ import anyio.to_thread
 from fastapi import APIRouter
 
 from siyu.deps import AdminDep, RuntimeDep
-from siyu.warehouse.base import WarehouseUnavailable
+from siyu.warehouse.base import QueryFailed, WarehouseUnavailable
 from siyu.warehouse.schemas import QueryRequest, QueryResponse
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
@@ -17,7 +17,11 @@ async def run_query(body: QueryRequest, runtime: RuntimeDep, _: AdminDep) -> Que
     if warehouse is None:
         raise WarehouseUnavailable()
     max_rows = min(body.max_rows or runtime.settings.query_max_rows, 1_000_000)
-    result = await anyio.to_thread.run_sync(
-        warehouse.query, body.sql, max_rows, runtime.settings.query_timeout_s
-    )
+    try:
+        result = await anyio.to_thread.run_sync(
+            warehouse.query, body.sql, max_rows, runtime.settings.query_timeout_s
+        )
+    except OverflowError as exc:  # e.g. SELECT 'infinity'::timestamp: no Python datetime holds it
+        raise QueryFailed("A value in the result cannot be turned into JSON; cast it to text.",
+                          details={"reason": str(exc)}) from exc
     return QueryResponse(columns=result.columns, rows=result.rows, truncated=result.truncated)

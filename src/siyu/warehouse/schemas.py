@@ -6,7 +6,9 @@ from pydantic import BaseModel, Field
 
 
 class QueryRequest(BaseModel):
-    sql: str = Field(min_length=1, max_length=100_000, description="One SELECT (or WITH ... SELECT) statement.")
+    sql: str = Field(
+        min_length=1, max_length=100_000, description="One SELECT (or WITH ... SELECT) statement."
+    )
     max_rows: int | None = Field(default=None, ge=1, le=1_000_000)
 
 

@@ -4,12 +4,15 @@ At-least-once in, exactly-once stored: a batch is written in one idempotent stor
 warehouse implementations), and only then acknowledged on the bus. A worker killed at any instant
 leaves its batch unacknowledged; it is delivered again and the store drops what it already has.
 A batch the store refuses is split message by message, so one bad message cannot hold up the rest; a
-message that keeps failing is dead-lettered by the bus after ``SIYU_BUS_MAX_ATTEMPTS`` deliveries.
+message that keeps failing is dead-lettered by the bus after ``SIYU_BUS_MAX_ATTEMPTS`` deliveries. While
+the store itself is down (its ping fails too) the worker holds its batch and waits, so an outage of the
+store does not spend delivery attempts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -38,6 +41,7 @@ class WarehouseWorker:
         self.stored = 0
         self.duplicates = 0
         self._last_prune = 0.0
+        self._stopping = asyncio.Event()
 
     async def declare(self) -> None:
         await self.bus.declare_group(GROUP, PATTERNS)
@@ -46,12 +50,41 @@ class WarehouseWorker:
         rows = [row for d in deliveries for row in decode_rows(d.message.body)]
         return self.warehouse.write_rows(rows)
 
+    async def _store_down(self) -> bool:
+        try:
+            await asyncio.to_thread(self.warehouse.ping)
+        except Exception:
+            return True
+        return False
+
+    async def _wait_for_store(self) -> bool:
+        """Wait until the store answers again; False if the worker is told to stop first."""
+        delay = 0.2
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if not self._stopping.is_set() and not await self._store_down():
+                return True
+            delay = min(delay * 2, 2.0)
+        return False
+
     async def _handle(self, consumer: Consumer, deliveries: list[Delivery]) -> None:
         try:
             result = await asyncio.to_thread(self._write, deliveries)
         except Exception:
+            if await self._store_down():
+                # The store is down, not the batch: hold the batch (unacknowledged) until it is back.
+                # Handing it back to the bus would spend its delivery attempts (RabbitMQ redelivers at
+                # once) and dead-letter good events after a short outage.
+                log.warning("event store unavailable; holding the batch until it answers",
+                            extra={"messages": len(deliveries)})
+                WORKER_BATCHES.labels(outcome="store_down").inc()
+                if await self._wait_for_store():
+                    await self._handle(consumer, deliveries)
+                return  # stopping: the unacknowledged batch is delivered again
             if len(deliveries) == 1:
-                log.exception("event batch failed; will retry", extra={"message_id": deliveries[0].message.id})
+                log.exception("event batch failed; will retry",
+                              extra={"message_id": deliveries[0].message.id})
                 WORKER_BATCHES.labels(outcome="failed").inc()
                 await consumer.retry(deliveries)
                 return
@@ -88,6 +121,7 @@ class WarehouseWorker:
         return len(deliveries)
 
     async def run(self, stop: asyncio.Event, consumers: int = 1) -> None:
+        self._stopping = stop
         await self.declare()
         await asyncio.gather(*(self._loop(stop) for _ in range(consumers)))
 
