@@ -49,6 +49,7 @@ def messages(n: int) -> list[Message]:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=500_000)
+    p.add_argument("--batch", type=int, default=50_000, help="SIYU_WORKER_BATCH_EVENTS")
     args = p.parse_args()
     work = workdir()
     msgs = messages(args.events)
@@ -60,11 +61,21 @@ def main() -> None:
     bus.close_sync()
     warehouse = DuckDBWarehouse(work / "events.duckdb")
     warehouse.migrate()
-    settings = Settings(data_dir=work, worker_batch_events=20_000)
+    settings = Settings(data_dir=work, worker_batch_events=args.batch)
     worker = WarehouseWorker(settings, SqliteBus(work / "bus.sqlite3"), warehouse)
-    started = time.perf_counter()
-    asyncio.run(worker.drain(idle_s=0.05))
-    elapsed = time.perf_counter() - started
+
+    async def until_stored() -> float:
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        task = asyncio.create_task(worker.run(stop))
+        while worker.stored < args.events and not task.done():  # noqa: ASYNC110 - polling a counter
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await task
+        return elapsed
+
+    elapsed = asyncio.run(until_stored())
     assert worker.stored == args.events and warehouse.count() == args.events, (worker.stored, warehouse.count())
     rate = args.events / elapsed
     warehouse.close()

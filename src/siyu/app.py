@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from siyu import __version__
 from siyu.auth.router import router as tokens_router
 from siyu.collect import openapi as collect_openapi
+from siyu.collect.fastpath import TrackingFastPath
 from siyu.collect.router import router as collect_router
 from siyu.config import Settings
 from siyu.errors import install_error_handlers
@@ -51,6 +52,8 @@ def create_app(
         expose_headers=["Retry-After"],
         max_age=86400,
     )
+    # Outermost of our middleware: tracking POSTs are answered here, before CORS and routing.
+    app.add_middleware(TrackingFastPath, allow_origins=settings.cors_origins)
     install_error_handlers(app)
     for router in (collect_router, sources_router, tokens_router, query_router, ops_router):
         app.include_router(router)

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     bus_max_attempts: int = 20
     # Worker.
     embedded_worker: bool = True
-    worker_batch_events: int = 20_000
+    worker_batch_events: int = 50_000
     worker_batch_wait_ms: int = 200
 
     # Query API.

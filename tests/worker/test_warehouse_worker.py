@@ -17,7 +17,7 @@ from siyu.bus.rabbitmq import RabbitBus
 from siyu.bus.sqlite import SqliteBus
 from siyu.collect.service import TOPIC
 from siyu.config import Settings
-from siyu.warehouse.base import QueryResult, Warehouse, WarehouseUnavailable, WriteResult
+from siyu.warehouse.base import QueryResult, Staged, Warehouse, WarehouseUnavailable, WriteResult
 from siyu.warehouse.record import encode_records
 from siyu.worker.warehouse import GROUP, WarehouseWorker
 from tests.bus.conftest import BusKit, eventually, fetch_until, run
@@ -227,9 +227,9 @@ class Outage(Warehouse):
     def migrate(self) -> None:
         self.inner.migrate()
 
-    def write_rows(self, rows: Sequence[tuple[object, ...]]) -> WriteResult:
+    def commit(self, staged: Staged) -> WriteResult:
         self._check()
-        return self.inner.write_rows(rows)
+        return self.inner.commit(staged)
 
     def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:
         return self.inner.query(sql, max_rows, timeout_s)

@@ -6,10 +6,11 @@ is also fsynced, which survives power loss. Publishes from many concurrent reque
 committed*: one writer thread gathers whatever is waiting and commits it in one transaction, so the
 cost of a commit (and of an fsync) is shared.
 
-Delivery: each declared group has its own copy of a message (fan-out at publish, like RabbitMQ
-queues bound to an exchange). A consumer leases messages (``visible_at`` moves into the future); an ack
-deletes them; a lease that runs out (the consumer died) makes them deliverable again. A message
-delivered ``max_attempts`` times and still not acknowledged moves to ``bus_dead``. A consumer that is
+Delivery: each declared group gets its own delivery row for a message (fan-out at publish, like RabbitMQ
+queues bound to an exchange); the body is stored once (``bus_bodies``) with a count of the groups still
+holding it, so leasing and acknowledging touch only small rows, never the body. A consumer leases
+messages (``visible_at`` moves into the future); an ack deletes them; a lease that runs out (the
+consumer died) makes them deliverable again. A message delivered ``max_attempts`` times and still not acknowledged moves to ``bus_dead``. A consumer that is
 closed gives back what it leased and did not acknowledge (like a RabbitMQ channel closing). Several
 processes may publish and consume the same file.
 """
@@ -30,14 +31,19 @@ from siyu.bus.base import Bus, BusUnavailable, Consumer, Delivery, Message, topi
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bus_groups (grp TEXT PRIMARY KEY, patterns TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bus_queue (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    grp TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS bus_bodies (
+    id INTEGER PRIMARY KEY,
     msg_id TEXT NOT NULL,
     topic TEXT NOT NULL,
     headers TEXT NOT NULL,
     body BLOB NOT NULL,
     published_at REAL NOT NULL,
+    refs INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bus_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    grp TEXT NOT NULL,
+    body_id INTEGER NOT NULL,
     visible_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0
 );
@@ -54,6 +60,29 @@ CREATE TABLE IF NOT EXISTS bus_dead (
     dead_at REAL NOT NULL
 );
 """
+_LAYOUT = 2  # PRAGMA user_version of this file layout
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    # Freed pages (acknowledged bodies) are returned to the file system in the background, so the file
+    # does not stay at its largest backlog; must be set before the first table exists.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(bus_queue)")}
+    if "body" in columns:  # layout 1: one row per group with the body inline
+        conn.execute("ALTER TABLE bus_queue RENAME TO bus_queue_v1")
+        conn.execute("DROP INDEX IF EXISTS bus_queue_grp")
+    conn.executescript(SCHEMA)
+    if "body" in columns:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO bus_bodies (id, msg_id, topic, headers, body, published_at, refs) "
+                     "SELECT seq, msg_id, topic, headers, body, published_at, 1 FROM bus_queue_v1")
+        conn.execute("INSERT INTO bus_queue (seq, grp, body_id, visible_at, attempts) "
+                     "SELECT seq, grp, seq, visible_at, attempts FROM bus_queue_v1")
+        conn.execute("DROP TABLE bus_queue_v1")
+        conn.execute("COMMIT")
+    if version != _LAYOUT:
+        conn.execute(f"PRAGMA user_version={_LAYOUT}")
 
 
 def _connect(path: Path, fsync: bool) -> sqlite3.Connection:
@@ -114,10 +143,15 @@ class SqliteBus(Bus):
         self._groups: dict[str, list[str]] = {}
         self._groups_loaded_at = 0.0
         self._lock = threading.Lock()
+        self._loop_pending: list[tuple[Sequence[Message], asyncio.Future[None]]] = []
+        self._loop_flush_scheduled = False
+        self._loop_conn: sqlite3.Connection | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(path, fsync)
-        conn.executescript(SCHEMA)
-        conn.close()
+        try:
+            _create(conn)
+        finally:
+            conn.close()
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -134,6 +168,9 @@ class SqliteBus(Bus):
         self.close_sync()
 
     def close_sync(self) -> None:
+        if self._loop_conn is not None and not self._loop_pending:
+            self._loop_conn.close()
+            self._loop_conn = None
         with self._lock:
             writer, self._writer = self._writer, None
         if writer is not None:
@@ -169,19 +206,22 @@ class SqliteBus(Bus):
     def write_messages(self, conn: sqlite3.Connection, messages: Sequence[Message]) -> None:
         groups = self._load_groups(conn)
         now = time.time()
-        rows = []
-        for m in messages:
-            headers = json.dumps(m.headers)
-            for grp, patterns in groups.items():
-                if any(topic_matches(p, m.topic) for p in patterns):
-                    rows.append((grp, m.id, m.topic, headers, m.body, now, now))
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "INSERT INTO bus_queue (grp, msg_id, topic, headers, body, published_at, visible_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            for m in messages:
+                targets = [g for g, patterns in groups.items() if any(topic_matches(p, m.topic) for p in patterns)]
+                if not targets:
+                    continue  # like an exchange with no bound queue
+                cur = conn.execute(
+                    "INSERT INTO bus_bodies (msg_id, topic, headers, body, published_at, refs) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (m.id, m.topic, json.dumps(m.headers), m.body, now, len(targets)),
+                )
+                body_id = cur.lastrowid
+                conn.executemany(
+                    "INSERT INTO bus_queue (grp, body_id, visible_at) VALUES (?, ?, ?)",
+                    [(g, body_id, now) for g in targets],
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -190,9 +230,37 @@ class SqliteBus(Bus):
     async def publish(self, messages: Sequence[Message]) -> None:
         if not messages:
             return
-        fut: Future[None] = Future()
-        self._ensure_writer().inbox.put((messages, fut))
-        await asyncio.wrap_future(fut)
+        if self.fsync:  # an fsync must not block the event loop: commit in the writer thread
+            fut: Future[None] = Future()
+            self._ensure_writer().inbox.put((messages, fut))
+            await asyncio.wrap_future(fut)
+            return
+        # Group commit inside the event loop: every publish made during one turn of the loop is committed
+        # in one transaction at the end of that turn. No thread hop; a commit without fsync takes
+        # microseconds (another process holding the write lock is waited for, see busy_timeout).
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._loop_pending.append((messages, waiter))
+        if not self._loop_flush_scheduled:
+            self._loop_flush_scheduled = True
+            loop.call_soon(self._flush_in_loop)
+        await waiter
+
+    def _flush_in_loop(self) -> None:
+        self._loop_flush_scheduled = False
+        pending, self._loop_pending = self._loop_pending, []
+        if self._loop_conn is None:
+            self._loop_conn = _connect(self.path, self.fsync)
+        try:
+            self.write_messages(self._loop_conn, [m for msgs, _ in pending for m in msgs])
+        except Exception as exc:
+            for _, waiter in pending:
+                if not waiter.done():
+                    waiter.set_exception(BusUnavailable(details={"reason": str(exc)}))
+        else:
+            for _, waiter in pending:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def publish_sync(self, messages: Sequence[Message]) -> None:
         if not messages:
@@ -244,7 +312,9 @@ class SqliteConsumer(Consumer):
         self.group = group
         self._conn = _connect(bus.path, bus.fsync)
         self._lock = threading.Lock()
-        self._leased: dict[int, float] = {}  # seq -> lease end, of what was neither acknowledged nor retried
+        # seq -> (body id, lease end), of what was neither acknowledged nor retried
+        self._leased: dict[int, tuple[int, float]] = {}
+        self._acks_since_vacuum = 0
 
     def fetch_sync(self, max_messages: int) -> list[Delivery]:
         now = time.time()
@@ -252,33 +322,47 @@ class SqliteConsumer(Consumer):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    "INSERT INTO bus_dead (seq, grp, msg_id, topic, headers, body, published_at, attempts, "
-                    "dead_at) SELECT seq, grp, msg_id, topic, headers, body, published_at, attempts, ? "
-                    "FROM bus_queue WHERE grp = ? AND visible_at <= ? AND attempts >= ?",
-                    (now, self.group, now, self.bus.max_attempts),
-                )
-                conn.execute(
-                    "DELETE FROM bus_queue WHERE grp = ? AND visible_at <= ? AND attempts >= ?",
+                dead = conn.execute(
+                    "DELETE FROM bus_queue WHERE grp = ? AND visible_at <= ? AND attempts >= ? "
+                    "RETURNING seq, body_id, attempts",
                     (self.group, now, self.bus.max_attempts),
-                )
-                rows = conn.execute(
+                ).fetchall()
+                for seq, body_id, attempts in dead:
+                    conn.execute(
+                        "INSERT INTO bus_dead (seq, grp, msg_id, topic, headers, body, published_at, attempts, "
+                        "dead_at) SELECT ?, ?, msg_id, topic, headers, body, published_at, ?, ? FROM bus_bodies "
+                        "WHERE id = ?",
+                        (seq, self.group, attempts, now, body_id),
+                    )
+                _release_bodies(conn, [body_id for _, body_id, _ in dead])
+                leased = conn.execute(
                     "UPDATE bus_queue SET visible_at = ?, attempts = attempts + 1 WHERE seq IN ("
                     "SELECT seq FROM bus_queue WHERE grp = ? AND visible_at <= ? ORDER BY seq LIMIT ?) "
-                    "RETURNING seq, msg_id, topic, headers, body, attempts",
+                    "RETURNING seq, body_id, attempts",
                     (now + self.bus.lease_s, self.group, now, max_messages),
                 ).fetchall()
+                bodies = {}
+                if leased:
+                    ids = [r[1] for r in leased]
+                    marks = ",".join("?" * len(ids))
+                    bodies = {
+                        r[0]: r[1:]
+                        for r in conn.execute(
+                            f"SELECT id, msg_id, topic, headers, body FROM bus_bodies WHERE id IN ({marks})", ids
+                        )
+                    }
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            self._leased.update((r[0], now + self.bus.lease_s) for r in rows)
-        rows.sort(key=lambda r: r[0])
-        return [
-            Delivery(Message(id=r[1], topic=r[2], body=r[4], headers=json.loads(r[3])), attempts=r[5],
-                     handle=r[0])
-            for r in rows
-        ]
+            self._leased.update((r[0], (r[1], now + self.bus.lease_s)) for r in leased)
+        leased.sort(key=lambda r: r[0])
+        out = []
+        for seq, body_id, attempts in leased:
+            msg_id, topic, headers, body = bodies[body_id]
+            out.append(Delivery(Message(id=msg_id, topic=topic, body=body, headers=json.loads(headers)),
+                                attempts=attempts, handle=seq))
+        return out
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Delivery]:
         deadline = time.monotonic() + wait_s
@@ -291,17 +375,28 @@ class SqliteConsumer(Consumer):
             delay = min(delay * 2, 0.1)
 
     def ack_sync(self, deliveries: Sequence[Delivery]) -> None:
-        seqs = [(d.handle,) for d in deliveries]
+        seqs = [d.handle for d in deliveries]
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany("DELETE FROM bus_queue WHERE seq = ?", seqs)
-                self._conn.execute("COMMIT")
+                body_ids = []
+                for i in range(0, len(seqs), 500):
+                    chunk = seqs[i:i + 500]
+                    body_ids += [r[0] for r in conn.execute(
+                        f"DELETE FROM bus_queue WHERE seq IN ({','.join('?' * len(chunk))}) RETURNING body_id", chunk
+                    )]
+                _release_bodies(conn, body_ids)
+                conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            for (seq,) in seqs:
+            for seq in seqs:
                 self._leased.pop(seq, None)
+            self._acks_since_vacuum += len(seqs)
+            if self._acks_since_vacuum >= 2000:
+                self._acks_since_vacuum = 0
+                conn.execute("PRAGMA incremental_vacuum(2000)")
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
@@ -333,7 +428,7 @@ class SqliteConsumer(Consumer):
                     self._conn.execute("BEGIN IMMEDIATE")
                     self._conn.executemany(
                         "UPDATE bus_queue SET visible_at = ? WHERE seq = ? AND visible_at = ?",
-                        [(now, seq, until) for seq, until in self._leased.items()],
+                        [(now, seq, until) for seq, (_, until) in self._leased.items()],
                     )
                     self._conn.execute("COMMIT")
                     self._leased.clear()
@@ -354,3 +449,11 @@ def release_leases(bus: SqliteBus, group: str) -> int:
         return cur.rowcount
     finally:
         conn.close()
+
+
+def _release_bodies(conn: sqlite3.Connection, body_ids: Sequence[int]) -> None:
+    """One group is done with each of these bodies; a body no group holds any more is deleted."""
+    if not body_ids:
+        return
+    conn.executemany("UPDATE bus_bodies SET refs = refs - 1 WHERE id = ?", [(b,) for b in body_ids])
+    conn.executemany("DELETE FROM bus_bodies WHERE id = ? AND refs <= 0", [(b,) for b in body_ids])

@@ -46,6 +46,14 @@ class WriteResult:
 
 
 @dataclass(frozen=True)
+class Staged:
+    columns: list[list[object]]
+    table: pa.Table | None
+    rows: int
+    dropped: int
+
+
+@dataclass(frozen=True)
 class QueryResult:
     columns: list[str]
     rows: list[list[Any]]
@@ -63,26 +71,40 @@ ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind], nullable=kind not i
                           for name, kind in COLUMNS])
 
 
-def rows_to_arrow(rows: Sequence[tuple[object, ...]]) -> pa.Table:
-    """Column-wise arrow table from record tuples (see ``record.decode_rows``)."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in COLUMNS]
-    arrays = []
-    for col, field in zip(columns, ARROW_SCHEMA, strict=True):
-        # JSON columns arrive as UTF-8 bytes (checked at the API); arrow takes them as strings directly
-        arrays.append(pa.array(col, type=field.type))
+Columns = list[list[object]]
+
+
+def transpose(rows: Sequence[tuple[object, ...]]) -> Columns:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in COLUMNS]
+
+
+def columns_to_arrow(columns: Columns) -> pa.Table:
+    """An arrow table from event columns (``record.COLUMNS`` order). JSON columns may hold UTF-8 bytes
+    (checked at the API); arrow takes them as strings directly."""
+    arrays = [pa.array(col, type=field.type) for col, field in zip(columns, ARROW_SCHEMA, strict=True)]
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
-def dedup_in_batch(rows: Sequence[tuple[object, ...]]) -> tuple[list[tuple[object, ...]], int]:
+def rows_to_arrow(rows: Sequence[tuple[object, ...]]) -> pa.Table:
+    return columns_to_arrow(transpose(rows))
+
+
+def take(columns: Columns, indices: Sequence[int]) -> Columns:
+    return [[col[i] for i in indices] for col in columns]
+
+
+def dedup_in_batch(columns: Columns) -> tuple[Columns, int]:
     """Keep the first row per (source_id, message_id); also returns how many were dropped."""
+    keys = list(zip(columns[1], columns[0], strict=True))
+    if len(set(keys)) == len(keys):
+        return columns, 0
     seen: set[tuple[object, object]] = set()
-    out = []
-    for r in rows:
-        key = (r[1], r[0])
+    keep = []
+    for i, key in enumerate(keys):
         if key not in seen:
             seen.add(key)
-            out.append(r)
-    return out, len(rows) - len(out)
+            keep.append(i)
+    return take(columns, keep), len(keys) - len(keep)
 
 
 _LEADING = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*", re.S)
@@ -136,10 +158,25 @@ class Warehouse(ABC):
     def migrate(self) -> None:
         """Create or upgrade the tables."""
 
+    def stage(self, columns: Columns) -> Staged:
+        """Prepare events given column by column (``record.COLUMNS`` order) for :meth:`commit`: drop
+        in-batch duplicates and build the arrow table. Pure CPU, no lock: a worker stages its next batch
+        while the previous one commits."""
+        unique, dropped = dedup_in_batch(columns)
+        n = len(unique[0])
+        return Staged(columns=unique, table=columns_to_arrow(unique) if n else None, rows=n, dropped=dropped)
+
     @abstractmethod
+    def commit(self, staged: Staged) -> WriteResult:
+        """Insert staged events, each (source_id, message_id) at most once within the dedup window,
+        atomically: the whole batch (minus duplicates) or nothing."""
+
+    def write_columns(self, columns: Columns) -> WriteResult:
+        return self.commit(self.stage(columns))
+
     def write_rows(self, rows: Sequence[tuple[object, ...]]) -> WriteResult:
-        """Insert event rows, each (source_id, message_id) at most once ever within the dedup window,
-        atomically: either the whole batch is stored (minus duplicates) or nothing is."""
+        """:meth:`write_columns` for row tuples."""
+        return self.write_columns(transpose(rows))
 
     @abstractmethod
     def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlparse
@@ -27,12 +26,11 @@ from siyu.warehouse.base import (
     QueryRejected,
     QueryResult,
     QueryTimeout,
+    Staged,
     Warehouse,
     WarehouseUnavailable,
     WriteResult,
     arrow_to_result,
-    dedup_in_batch,
-    rows_to_arrow,
     single_select,
 )
 from siyu.warehouse.record import COLUMNS
@@ -154,12 +152,11 @@ class ClickHouseWarehouse(Warehouse):
                 self._client.command(stmt)
             self._client.use(self.db)
 
-    def write_rows(self, rows: Sequence[tuple[object, ...]]) -> WriteResult:
-        unique, dropped = dedup_in_batch(rows)
-        if unique:
+    def commit(self, staged: Staged) -> WriteResult:
+        if staged.table is not None:
             with self._lock:
-                self._client.insert(self.db, rows_to_arrow(unique))
-        return WriteResult(inserted=len(unique), duplicates=dropped)
+                self._client.insert(self.db, staged.table)
+        return WriteResult(inserted=staged.rows, duplicates=staged.dropped)
 
     def _one_query(self, body: str) -> str:
         """``body`` as ClickHouse's own parser reads it: exactly one complete query, on one line, without

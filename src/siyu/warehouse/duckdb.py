@@ -12,7 +12,6 @@ The database runs with external access disabled, so the query API cannot read or
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,13 +23,14 @@ from siyu.warehouse.base import (
     QueryRejected,
     QueryResult,
     QueryTimeout,
+    Staged,
     Warehouse,
     WarehouseUnavailable,
     WriteResult,
     arrow_to_result,
-    dedup_in_batch,
-    rows_to_arrow,
+    columns_to_arrow,
     single_select,
+    take,
 )
 from siyu.warehouse.record import COLUMNS
 
@@ -64,25 +64,26 @@ class DuckDBWarehouse(Warehouse):
             for stmt in DDL:
                 self._con.execute(stmt)
 
-    def write_rows(self, rows: Sequence[tuple[object, ...]]) -> WriteResult:
-        unique, dropped = dedup_in_batch(rows)
-        if not unique:
+    def commit(self, staged: Staged) -> WriteResult:
+        unique, n, dropped = staged.columns, staged.rows, staged.dropped
+        if staged.table is None:
             return WriteResult(0, dropped)
-        staged = rows_to_arrow(unique)
         with self._write_lock:
             con = self._con
             con.begin()
             try:
-                con.register("siyu_staged", staged)
-                new = con.execute(
+                con.register("siyu_staged", staged.table)
+                new = con.sql(
                     "INSERT INTO event_keys SELECT source_id, message_id, received_at FROM siyu_staged "
                     "ON CONFLICT DO NOTHING RETURNING source_id, message_id"
-                ).fetchall()
-                if len(new) == len(unique):
+                ).to_arrow_table()
+                inserted = new.num_rows
+                if inserted == n:
                     con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM siyu_staged")
-                elif new:
-                    keep = {(s, m) for s, m in new}
-                    con.register("siyu_new", rows_to_arrow([r for r in unique if (r[1], r[0]) in keep]))
+                elif inserted:
+                    keep = set(zip(new.column(0).to_pylist(), new.column(1).to_pylist(), strict=True))
+                    indices = [i for i, key in enumerate(zip(unique[1], unique[0], strict=True)) if key in keep]
+                    con.register("siyu_new", columns_to_arrow(take(unique, indices)))
                     con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM siyu_new")
                     con.unregister("siyu_new")
                 con.unregister("siyu_staged")
@@ -90,7 +91,7 @@ class DuckDBWarehouse(Warehouse):
             except BaseException:
                 con.rollback()
                 raise
-        return WriteResult(inserted=len(new), duplicates=dropped + len(unique) - len(new))
+        return WriteResult(inserted=inserted, duplicates=dropped + n - inserted)
 
     def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:
         body = single_select(sql)

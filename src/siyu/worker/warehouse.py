@@ -23,8 +23,8 @@ from siyu.collect.service import TOPIC
 from siyu.config import Settings
 from siyu.kit.clock import utcnow
 from siyu.metrics import EVENTS_DEDUPLICATED, EVENTS_STORED, WORKER_BATCHES
-from siyu.warehouse.base import Warehouse, WriteResult
-from siyu.warehouse.record import decode_rows
+from siyu.warehouse.base import Staged, Warehouse, WriteResult
+from siyu.warehouse.record import decode_columns
 
 log = logging.getLogger("siyu.worker")
 
@@ -46,9 +46,16 @@ class WarehouseWorker:
     async def declare(self) -> None:
         await self.bus.declare_group(GROUP, PATTERNS)
 
-    def _write(self, deliveries: Sequence[Delivery]) -> WriteResult:
-        rows = [row for d in deliveries for row in decode_rows(d.message.body)]
-        return self.warehouse.write_rows(rows)
+    def _stage(self, deliveries: Sequence[Delivery]) -> Staged:
+        """Decode and prepare a batch (CPU only; may run while the previous batch commits)."""
+        merged = decode_columns(deliveries[0].message.body)
+        for d in deliveries[1:]:
+            for column, more in zip(merged, decode_columns(d.message.body), strict=True):
+                column.extend(more)
+        return self.warehouse.stage(merged)
+
+    def _write(self, deliveries: Sequence[Delivery], staged: Staged | None = None) -> WriteResult:
+        return self.warehouse.commit(staged if staged is not None else self._stage(deliveries))
 
     async def _store_down(self) -> bool:
         try:
@@ -68,9 +75,9 @@ class WarehouseWorker:
             delay = min(delay * 2, 2.0)
         return False
 
-    async def _handle(self, consumer: Consumer, deliveries: list[Delivery]) -> None:
+    async def _handle(self, consumer: Consumer, deliveries: list[Delivery], staged: Staged | None = None) -> None:
         try:
-            result = await asyncio.to_thread(self._write, deliveries)
+            result = await asyncio.to_thread(self._write, deliveries, staged)
         except Exception:
             if await self._store_down():
                 # The store is down, not the batch: hold the batch (unacknowledged) until it is back.
@@ -126,18 +133,40 @@ class WarehouseWorker:
         await asyncio.gather(*(self._loop(stop) for _ in range(consumers)))
 
     async def _loop(self, stop: asyncio.Event) -> None:
+        """Fetch and stage the next batch while the previous one commits (a pipeline of two: the store
+        commit runs in a thread mostly outside the GIL, so decoding and building the next arrow table
+        overlap it). Acknowledgements still follow each batch's own commit."""
         consumer = self.bus.consumer(GROUP, prefetch=max(256, self.settings.worker_batch_events // 50))
+        wait = self.settings.worker_batch_wait_ms / 1000
+        max_messages = max(1, self.settings.worker_batch_events // 100)
+        inflight: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
                 try:
-                    await self.run_once(consumer)
-                    await self._maybe_prune()
+                    deliveries = await consumer.fetch(max_messages, wait)
+                    staged = None
+                    if deliveries:
+                        try:
+                            staged = await asyncio.to_thread(self._stage, deliveries)
+                        except Exception:
+                            staged = None  # _handle stages again and isolates the bad message
+                    if inflight is not None:
+                        await inflight
+                        inflight = None
+                    if deliveries:
+                        inflight = asyncio.create_task(self._handle(consumer, deliveries, staged))
+                    else:
+                        await self._maybe_prune()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     log.exception("worker loop error; continuing")
                     await asyncio.sleep(1.0)
+            if inflight is not None:
+                await inflight
         finally:
+            if inflight is not None and not inflight.done():
+                inflight.cancel()
             await consumer.close()
 
     async def drain(self, idle_s: float = 0.5, timeout_s: float = 300.0) -> int:
