@@ -6,13 +6,13 @@ is also fsynced, which survives power loss. Publishes from many concurrent reque
 committed*: one writer thread gathers whatever is waiting and commits it in one transaction, so the
 cost of a commit (and of an fsync) is shared.
 
-Delivery: each declared group gets its own delivery row for a message (fan-out at publish, like RabbitMQ
-queues bound to an exchange); the body is stored once (``bus_bodies``) with a count of the groups still
-holding it, so leasing and acknowledging touch only small rows, never the body. A consumer leases
-messages (``visible_at`` moves into the future); an ack deletes them; a lease that runs out (the
-consumer died) makes them deliverable again. A message delivered ``max_attempts`` times and still not acknowledged moves to ``bus_dead``. A consumer that is
-closed gives back what it leased and did not acknowledge (like a RabbitMQ channel closing). Several
-processes may publish and consume the same file.
+Delivery: each declared group gets its own delivery row for a message (fan-out at publish, like
+RabbitMQ queues bound to an exchange); the body is stored once (``bus_bodies``) with a count of the
+groups still holding it, so leasing and acknowledging touch only small rows, never the body. A consumer
+leases messages (``visible_at`` moves into the future); an ack deletes them; a lease that runs out (the
+consumer died) makes them deliverable again. A message delivered ``max_attempts`` times and still not
+acknowledged moves to ``bus_dead``. A consumer that is closed gives back what it leased and did not
+acknowledge (like a RabbitMQ channel closing). Several processes may publish and consume the same file.
 """
 
 from __future__ import annotations
