@@ -47,11 +47,13 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=2000)
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--worker", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the embedded worker in the server process (default) or not")
     args = p.parse_args()
     work = workdir()
     env = siyu_env(work / "siyu")
     key = create_source(env)
-    server = Proc([str(BIN / "siyu"), "serve", "--port", str(PORT)], env, f"http://127.0.0.1:{PORT}",
+    server = Proc([str(BIN / "siyu"), "serve", "--port", str(PORT), *([] if args.worker else ["--no-worker"])], env, f"http://127.0.0.1:{PORT}",
                   work / "serve.log")
     try:
         server.wait_ready()

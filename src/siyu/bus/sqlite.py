@@ -356,6 +356,11 @@ class SqliteConsumer(Consumer):
                 conn.execute("ROLLBACK")
                 raise
             self._leased.update((r[0], (r[1], now + self.bus.lease_s)) for r in leased)
+            if not leased and self._acks_since_vacuum:
+                # Idle: give the pages of acknowledged bodies back to the file system (not while busy,
+                # where it would hold the write lock publishers are waiting for).
+                self._acks_since_vacuum = 0
+                conn.execute("PRAGMA incremental_vacuum")
         leased.sort(key=lambda r: r[0])
         out = []
         for seq, body_id, attempts in leased:
@@ -394,9 +399,6 @@ class SqliteConsumer(Consumer):
             for seq in seqs:
                 self._leased.pop(seq, None)
             self._acks_since_vacuum += len(seqs)
-            if self._acks_since_vacuum >= 2000:
-                self._acks_since_vacuum = 0
-                conn.execute("PRAGMA incremental_vacuum(2000)")
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
