@@ -73,8 +73,10 @@ def main() -> None:
         base.stop()
     assert set(b_statuses) == {200}, b_statuses
     cmd = ("python -m benchmarks.bench_latency " + " ".join(sys.argv[1:])).strip()
-    record("ingest.track_p99_ms", p99, "ms", b_p99, cmd, p50_ms=round(p50, 3), baseline_p50_ms=round(b_p50, 3),
-           note=f"single track calls at {args.rate:.0f}/s for {args.seconds:.0f}s, embedded server with worker")
+    name = "ingest.track_p99_ms" if args.worker else "ingest.track_p99_ms_api_only"
+    record(name, p99, "ms", b_p99, cmd, p50_ms=round(p50, 3), baseline_p50_ms=round(b_p50, 3),
+           note=f"single track calls at {args.rate:.0f}/s for {args.seconds:.0f}s, embedded server "
+                + ("with its worker" if args.worker else "without worker (serve --no-worker)"))
     print(f"siyu p99 {p99:.2f} ms (p50 {p50:.2f})   baseline p99 {b_p99:.2f} ms (p50 {b_p50:.2f})")
 
 
