@@ -19,14 +19,19 @@ from siyu.errors import install_error_handlers
 from siyu.ops.router import router as ops_router
 from siyu.runtime import Runtime
 from siyu.sources.router import router as sources_router
+from siyu.warehouse.base import Warehouse
 from siyu.warehouse.router import router as query_router
 
 
 def create_app(
-    settings: Settings | None = None, *, run_worker: bool | None = None, with_warehouse: bool = True
+    settings: Settings | None = None,
+    *,
+    run_worker: bool | None = None,
+    with_warehouse: bool = True,
+    warehouse: Warehouse | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    runtime = Runtime(settings, with_warehouse=with_warehouse)
+    runtime = Runtime(settings, with_warehouse=with_warehouse, warehouse=warehouse)
     worker = settings.embedded_worker if run_worker is None else run_worker
 
     @asynccontextmanager

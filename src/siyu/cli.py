@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
+from pathlib import Path
 
 import typer
 
@@ -13,6 +15,7 @@ from siyu.config import Settings
 from siyu.logs import configure as configure_logs
 from siyu.simulate.cli import simulate
 from siyu.sources.cli import app as sources_app
+from siyu.worker.warehouse import GROUP
 
 app = typer.Typer(help="Siyu (私域): one backend for a brand's mini-program, website and APP.",
                   no_args_is_help=True)
@@ -42,24 +45,49 @@ def serve(
     # A DuckDB file or a chdb directory can be open in one process only: with --no-worker it is left to
     # the `siyu worker` process (and the query API here answers 503).
     with_warehouse = worker or not warehouse_is_exclusive(settings)
+    child = None
+    if worker and warehouse_is_exclusive(settings) and settings.worker_process:
+        # The store's file belongs to one process: the worker runs as a child that owns it, off this
+        # process's event loop, and the query API reaches it through a local socket.
+        from siyu.worker.child import WorkerChild
+
+        child = WorkerChild(settings)
+        child.start()
     # Objects alive at start-up never become garbage; keeping them out of collections and collecting the
     # young generation less often trims latency spikes under load.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    uvicorn.run(
-        create_app(settings, run_worker=worker, with_warehouse=with_warehouse),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=10,
+    asgi_app = (
+        create_app(settings, run_worker=False, warehouse=child.remote)
+        if child is not None
+        else create_app(settings, run_worker=worker, with_warehouse=with_warehouse)
     )
+    try:
+        uvicorn.run(
+            asgi_app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if child is not None:
+            child.stop()
 
 
 @app.command("worker")
-def worker_cmd(consumers: int = typer.Option(1, min=1, help="Concurrent consumers in this process")) -> None:
+def worker_cmd(
+    consumers: int = typer.Option(1, min=1, help="Concurrent consumers in this process"),
+    query_socket: Path | None = typer.Option(
+        None, help="Also answer read-only queries on this Unix socket (used by `siyu serve`)", hidden=True
+    ),
+    release_leases: bool = typer.Option(
+        False, help="Embedded bus: take back at once what a killed predecessor had leased", hidden=True
+    ),
+) -> None:
     """Consume the bus and write events to the event store (server runtime; run several)."""
     from siyu.runtime import Runtime
 
@@ -69,14 +97,29 @@ def worker_cmd(consumers: int = typer.Option(1, min=1, help="Concurrent consumer
     async def main() -> None:
         runtime = Runtime(settings)
         await runtime.start(run_worker=False)
+        assert runtime.worker is not None and runtime.warehouse is not None
+        if release_leases and runtime.embedded:
+            from siyu.bus.sqlite import SqliteBus
+            from siyu.bus.sqlite import release_leases as release
+
+            assert isinstance(runtime.bus, SqliteBus)
+            release(runtime.bus, GROUP)
+        server = None
+        if query_socket is not None:
+            from siyu.warehouse.remote import QueryServer
+            from siyu.worker.child import AUTHKEY_ENV
+
+            server = QueryServer(runtime.warehouse, query_socket, bytes.fromhex(os.environ[AUTHKEY_ENV]))
+            server.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        assert runtime.worker is not None
         try:
             await runtime.worker.run(stop, consumers=consumers)
         finally:
+            if server is not None:
+                server.close()
             await runtime.stop()
 
     asyncio.run(main())

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     bus_max_attempts: int = 20
     # Worker.
     embedded_worker: bool = True
+    # With a single-process store (DuckDB, chdb), `siyu serve` runs its worker as a child process that
+    # owns the store (False: in the API process itself).
+    worker_process: bool = True
     worker_batch_events: int = 50_000
     worker_batch_wait_ms: int = 200
 

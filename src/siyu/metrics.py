@@ -21,3 +21,6 @@ REQUEST_SECONDS = Histogram(
     ["endpoint"],
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+
+# Families counted by the worker (reported by the process that runs it).
+WORKER_METRICS = frozenset({b"siyu_events_stored", b"siyu_events_deduplicated", b"siyu_worker_batches"})

@@ -23,19 +23,25 @@ log = logging.getLogger("siyu.runtime")
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, with_warehouse: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, with_warehouse: bool = True, warehouse: Warehouse | None = None
+    ) -> None:
+        """``warehouse`` overrides the configured store (e.g. a :class:`RemoteWarehouse` reaching the
+        worker process); this process then runs no worker of its own."""
         self.settings = settings
         settings.ensure_data_dir()
         self.db = Database(settings.resolved_database_url())
         self.bus: Bus = make_bus(settings)
-        self.warehouse: Warehouse | None = make_warehouse(settings) if with_warehouse else None
+        self.warehouse: Warehouse | None = warehouse or (make_warehouse(settings) if with_warehouse else None)
         self.limiter: RateLimiter = (
             RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
         )
         self.keys = KeyCache(self.db)
         self.collector = Collector(settings, self.bus, self.keys.resolve, self.limiter)
         self.worker: WarehouseWorker | None = (
-            WarehouseWorker(settings, self.bus, self.warehouse) if self.warehouse is not None else None
+            WarehouseWorker(settings, self.bus, self.warehouse)
+            if self.warehouse is not None and warehouse is None
+            else None
         )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -10,7 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from siyu.deps import RuntimeDep
-from siyu.metrics import BUS_DEPTH
+from siyu.metrics import BUS_DEPTH, WORKER_METRICS
+from siyu.warehouse.remote import RemoteWarehouse
 
 router = APIRouter(tags=["operations"])
 
@@ -54,4 +55,28 @@ async def metrics(runtime: RuntimeDep) -> Response:
             BUS_DEPTH.labels(group=group).set(depth)
     except Exception:
         pass
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest()
+    if isinstance(runtime.warehouse, RemoteWarehouse):
+        # The worker runs in the process that owns the store: its counters come from there.
+        try:
+            remote = await asyncio.wait_for(anyio.to_thread.run_sync(runtime.warehouse.metrics), timeout=5)
+        except Exception:
+            remote = b""
+        body = _without(body, WORKER_METRICS) + _only(remote, WORKER_METRICS)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _family(line: bytes) -> bytes:
+    name = line.split(b" ", 3)[2] if line.startswith(b"# ") else line.split(b"{", 1)[0].split(b" ", 1)[0]
+    for suffix in (b"_total", b"_created"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _without(text: bytes, families: frozenset[bytes]) -> bytes:
+    return b"".join(line + b"\n" for line in text.splitlines() if line and _family(line) not in families)
+
+
+def _only(text: bytes, families: frozenset[bytes]) -> bytes:
+    return b"".join(line + b"\n" for line in text.splitlines() if line and _family(line) in families)
