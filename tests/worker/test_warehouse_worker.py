@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -21,17 +21,8 @@ from siyu.warehouse.base import QueryResult, Staged, Warehouse, WarehouseUnavail
 from siyu.warehouse.record import encode_records
 from siyu.worker.warehouse import GROUP, WarehouseWorker
 from tests.bus.conftest import BusKit, eventually, fetch_until, run
-from tests.warehouse.conftest import count, open_warehouse
+from tests.warehouse.conftest import count
 from tests.warehouse.rows import record
-
-
-@pytest.fixture(params=["duckdb", "clickhouse"])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    wh = open_warehouse(request.param, tmp_path)
-    try:
-        yield wh
-    finally:
-        wh.close()
 
 
 def settings(tmp_path: Path, **kw: object) -> Settings:

@@ -35,37 +35,16 @@ class TrackingFastPath:
         self.app = app
         self.any_origin = "*" in allow_origins
         self.origins = {o.encode() for o in allow_origins}
-        self._seconds = {kind: REQUEST_SECONDS.labels(endpoint=kind) for kind in (*TYPES, "batch")}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = ROUTES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
         if kind is None:
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        runtime = scope["app"].state.runtime
         headers = dict(scope["headers"])
-        status, body, extra = 200, b"", []
-        try:
-            settings = runtime.settings
-            limit = settings.max_batch_bytes if kind == "batch" else settings.max_message_bytes
-            info = RequestInfo(
-                body=await _read(receive, headers, limit),
-                content_encoding=_text(headers.get(b"content-encoding")),
-                authorization=_text(headers.get(b"authorization")),
-                client_ip=scope["client"][0] if scope.get("client") else None,
-            )
-            if kind == "batch":
-                result = await runtime.collector.ingest_batch(info)
-            else:
-                result = await runtime.collector.ingest_single(kind, info)
-            body = _encode(result.body())
-        except SiyuError as err:
-            status, body = err.status, _encode(err.body())
-            extra = [(k.lower().encode(), v.encode()) for k, v in err.headers.items()]
-        except Exception:
-            log.exception("unhandled error in the tracking API")
-            status, body = 500, _encode(SiyuError("Internal error.", code="internal", status=500).body())
+        status, body, extra = await answer(
+            scope["app"].state.runtime, kind, headers, scope["client"][0] if scope.get("client") else None, receive
+        )
         response_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *extra]
         origin = headers.get(b"origin")
@@ -76,7 +55,39 @@ class TrackingFastPath:
                 response_headers.append((b"vary", b"Origin"))
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
-        self._seconds[kind].observe(time.perf_counter() - started)
+
+
+_SECONDS = {kind: REQUEST_SECONDS.labels(endpoint=kind) for kind in (*TYPES, "batch")}
+
+
+async def answer(
+    runtime: Any, kind: str, headers: dict[bytes, bytes], client_ip: str | None, receive: Any
+) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """Serve one tracking call (``kind``: a message type, or "batch"): (status, JSON body, extra headers)."""
+    started = time.perf_counter()
+    status, body, extra = 200, b"", []
+    try:
+        settings = runtime.settings
+        limit = settings.max_batch_bytes if kind == "batch" else settings.max_message_bytes
+        info = RequestInfo(
+            body=await _read(receive, headers, limit),
+            content_encoding=_text(headers.get(b"content-encoding")),
+            authorization=_text(headers.get(b"authorization")),
+            client_ip=client_ip,
+        )
+        if kind == "batch":
+            result = await runtime.collector.ingest_batch(info)
+        else:
+            result = await runtime.collector.ingest_single(kind, info)
+        body = _encode(result.body())
+    except SiyuError as err:
+        status, body = err.status, _encode(err.body())
+        extra = [(k.lower().encode(), v.encode()) for k, v in err.headers.items()]
+    except Exception:
+        log.exception("unhandled error in the tracking API")
+        status, body = 500, _encode(SiyuError("Internal error.", code="internal", status=500).body())
+    _SECONDS[kind].observe(time.perf_counter() - started)
+    return status, body, extra
 
 
 def _text(value: bytes | None) -> str | None:
