@@ -5,7 +5,10 @@ requests against a bare ASGI app that only parses the JSON and inserts it into S
 The server runs without its worker (`siyu serve --no-worker`) so that the figure is the ingest path;
 `worker.events_per_s` measures the store side. After the run the bus is checked to hold every event.
 
-    python -m benchmarks.bench_ingest [--events 300000] [--concurrency 16]
+    python -m benchmarks.bench_ingest [--events 300000] [--concurrency 16] [--processes 2]
+
+With ``--processes N`` the server runs N API processes on the port (``siyu serve --processes N``) and the
+baseline app N uvicorn workers, so both use the same cores.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--events", type=int, default=300_000)
     p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--processes", type=int, default=1)
     args = p.parse_args()
     work = workdir()
     env = siyu_env(work / "siyu")
@@ -51,7 +55,8 @@ def main() -> None:
     reqs = batches(args.events + 20_000, key)
     measured_events = (len(reqs) - 200) * 100
 
-    server = Proc([str(BIN / "siyu"), "serve", "--port", str(PORT), "--no-worker"], env,
+    serve = ["serve", "--port", str(PORT), "--no-worker", "--processes", str(args.processes)]
+    server = Proc([str(BIN / "siyu"), *serve], env,
                   f"http://127.0.0.1:{PORT}", work / "serve.log")
     try:
         server.wait_ready()
@@ -67,7 +72,8 @@ def main() -> None:
 
     benv = {**env, "BASELINE_DB": str(work / "baseline.sqlite3")}
     base = Proc([str(BIN / "uvicorn"), "benchmarks.baseline_app:app", "--port", str(PORT), "--loop", "uvloop",
-                 "--http", "httptools", "--no-access-log", "--log-level", "warning"], benv,
+                 "--http", "httptools", "--no-access-log", "--log-level", "warning", "--workers",
+                 str(args.processes)], benv,
                 f"http://127.0.0.1:{PORT}", work / "baseline.log")
     try:
         base.wait_ready("/")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ class Api:
 
     def drain(self) -> None:
         """Run the worker until the bus is empty."""
-        self.client.portal.call(self.runtime.worker.drain)  # type: ignore[union-attr]
+        self.client.portal.call(self.runtime.drain)
 
     def sql(self, sql: str) -> list[list[object]]:
         r = self.client.post("/api/v1/query", json={"sql": sql}, headers=self.admin_headers())
@@ -48,9 +49,10 @@ def make_settings(tmp_path: Path, **kw: object) -> Settings:
     return Settings(data_dir=tmp_path / "data", embedded_worker=False, **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    app = create_app(make_settings(tmp_path), run_worker=False)
+@contextmanager
+def open_api(settings: Settings) -> Iterator[Api]:
+    """An in-process app on ``settings`` with an admin token and one source per channel."""
+    app = create_app(settings, run_worker=False)
     with TestClient(app) as client:
         runtime = app.state.runtime
         keys, ids = {}, {}
@@ -60,3 +62,21 @@ def api(tmp_path: Path) -> Iterator[Api]:
                 keys[ch.value], ids[ch.value] = key, src.id
             _, admin = create_token(s, Role.admin, "test")
         yield Api(client, admin, keys, ids)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.server)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty operational database of each kind (for suites that run on both)."""
+    from tests.support import postgres_database
+
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ops.sqlite3'}"
+        return
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with open_api(make_settings(tmp_path)) as api:
+        yield api

@@ -56,10 +56,16 @@ def rabbit_namespace() -> str:
     return f"siyu-t-{uuid.uuid4().hex[:10]}"
 
 
-def delete_rabbit_namespace(url: str, namespace: str, groups: tuple[str, ...] = ("warehouse",)) -> None:
+def delete_rabbit_namespace(url: str, namespace: str, groups: tuple[str, ...] | None = None) -> None:
+    """Delete a test's RabbitMQ queues and exchanges (every consumer group's, unless ``groups`` is given)."""
     import asyncio
 
     import aio_pika
+
+    if groups is None:
+        from siyu.outbox.domain import handlers
+
+        groups = ("warehouse", "identity", *(h.group for h in handlers()))
 
     async def _go() -> None:
         conn = await aio_pika.connect(url)

@@ -10,13 +10,29 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from siyu import __version__
+from siyu.analytics.router import router as analytics_router
 from siyu.auth.router import router as tokens_router
+from siyu.catalog.router import router as catalog_router
 from siyu.collect import openapi as collect_openapi
 from siyu.collect.fastpath import TrackingFastPath
 from siyu.collect.router import router as collect_router
 from siyu.config import Settings
 from siyu.errors import install_error_handlers
+from siyu.identity.router import router as identity_router
+from siyu.loyalty.mall_router import router as mall_router
+from siyu.loyalty.router import router as loyalty_router
 from siyu.ops.router import router as ops_router
+from siyu.orders.returns_router import router as returns_router
+from siyu.orders.router import router as orders_router
+from siyu.profiles.router import router as persons_router
+from siyu.promotions.bargain.router import router as bargain_router
+from siyu.promotions.flash.fastpath import FlashFastPath
+from siyu.promotions.flash.router import router as flash_router
+from siyu.promotions.groupbuy.router import router as group_buy_router
+from siyu.promotions.links.router import public as links_public_router
+from siyu.promotions.links.router import router as links_router
+from siyu.promotions.referral.router import router as referral_router
+from siyu.promotions.router import router as promotions_router
 from siyu.runtime import Runtime
 from siyu.sources.router import router as sources_router
 from siyu.warehouse.base import Warehouse
@@ -57,10 +73,16 @@ def create_app(
         expose_headers=["Retry-After"],
         max_age=86400,
     )
+    # Flash-sale attempts by members are answered here, before CORS and routing (promotions/flash/fastpath.py).
+    app.add_middleware(FlashFastPath, allow_origins=settings.cors_origins)
     # Outermost of our middleware: tracking POSTs are answered here, before CORS and routing.
     app.add_middleware(TrackingFastPath, allow_origins=settings.cors_origins)
     install_error_handlers(app)
-    for router in (collect_router, sources_router, tokens_router, query_router, ops_router):
+    for router in (collect_router, sources_router, tokens_router, query_router, persons_router, identity_router,
+                   catalog_router, orders_router, returns_router, loyalty_router, mall_router, promotions_router,
+                   referral_router, links_router, links_public_router, flash_router,
+                   group_buy_router, bargain_router,
+                   analytics_router, ops_router):
         app.include_router(router)
     app.openapi_schema = None
     _add_security_schemes(app)
@@ -103,7 +125,7 @@ def _document_errors(schema: dict[str, Any]) -> None:
     which FastAPI would describe as ``{"detail": ...}``) has the ``{"error": {...}}`` shape."""
     err = {"application/json": {"schema": collect_openapi.ERROR}}
     for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             if "422" in responses:
                 responses["422"] = {"description": "Validation error", "content": err}
@@ -111,9 +133,14 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 continue
             operation.setdefault("security", [{"apiToken": []}])
             extra = dict(_PLATFORM_ERRORS)
-            if "{" in path:
-                extra["404"] = "No such resource"
+            writes = method in ("post", "put", "patch", "delete")
+            if "{" in path or writes:
+                extra["404"] = "No such resource (or a resource the request names)"
+            if writes:
+                extra["409"] = "Conflicts with the current state (see error.code)"
+                extra["422"] = "Validation error, or a rule of the domain (see error.code)"
             if path == "/api/v1/query":
-                extra.update({"408": "The query ran too long", "503": "The event store is unavailable"})
+                extra["408"] = "The query ran too long"
+            extra["503"] = "A backing service (database, bus, event store) is unavailable"
             for code, description in extra.items():
                 responses.setdefault(code, {"description": description, "content": err})

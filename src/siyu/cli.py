@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from siyu.analytics.cli import report as report_app
 from siyu.auth.cli import app as tokens_app
 from siyu.config import Settings
+from siyu.identity.cli import app as identity_app
+from siyu.imports.cli import app as import_app
 from siyu.logs import configure as configure_logs
+from siyu.profiles.cli import app as persons_app
+from siyu.promotions.referral.cli import app as referral_app
 from siyu.simulate.cli import simulate
 from siyu.sources.cli import app as sources_app
-from siyu.worker.warehouse import GROUP
 
 app = typer.Typer(help="Siyu (私域): one backend for a brand's mini-program, website and APP.",
                   no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(identity_app, name="identity")
+app.add_typer(persons_app, name="persons")
+app.add_typer(import_app, name="import")
+app.add_typer(report_app, name="report")
+app.add_typer(referral_app, name="referral")
 db_app = typer.Typer(help="The operational database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("simulate")(simulate)
@@ -33,10 +46,9 @@ def serve(
     worker: bool = typer.Option(
         True, "--worker/--no-worker", help="Run the event-store worker in this process"
     ),
+    processes: int = typer.Option(1, min=1, max=64, help="API processes sharing the port (one per core)"),
 ) -> None:
     """Serve the tracking API and the platform API (and, embedded, the worker)."""
-    import uvicorn
-
     from siyu.app import create_app
     from siyu.warehouse.factory import warehouse_is_exclusive
 
@@ -46,36 +58,91 @@ def serve(
     # the `siyu worker` process (and the query API here answers 503).
     with_warehouse = worker or not warehouse_is_exclusive(settings)
     child = None
-    if worker and warehouse_is_exclusive(settings) and settings.worker_process:
+    if worker and warehouse_is_exclusive(settings) and (settings.worker_process or processes > 1):
         # The store's file belongs to one process: the worker runs as a child that owns it, off this
         # process's event loop, and the query API reaches it through a local socket.
         from siyu.worker.child import WorkerChild
 
         child = WorkerChild(settings)
         child.start()
+
+    def make_app() -> Any:
+        if child is not None:
+            return create_app(settings, run_worker=False, warehouse=child.new_remote())
+        # Several API processes on the server runtime: the workers run as `siyu worker`, not in each of them.
+        return create_app(settings, run_worker=worker and processes == 1, with_warehouse=with_warehouse)
+
+    try:
+        if processes == 1:
+            _serve_one(make_app(), host, port)
+        else:
+            _serve_many(make_app, host, port, processes)
+    finally:
+        if child is not None:
+            child.stop()
+
+
+def _uvicorn_config(app_: Any, host: str, port: int) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app_, host=host, port=port, log_config=None, access_log=False, loop="uvloop",
+                          http="httptools", timeout_graceful_shutdown=10)
+
+
+def _quiet_gc() -> None:
     # Objects alive at start-up never become garbage; keeping them out of collections and collecting the
     # young generation less often trims latency spikes under load.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    asgi_app = (
-        create_app(settings, run_worker=False, warehouse=child.remote)
-        if child is not None
-        else create_app(settings, run_worker=worker, with_warehouse=with_warehouse)
-    )
+
+
+def _serve_one(app_: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    _quiet_gc()
+    uvicorn.Server(_uvicorn_config(app_, host, port)).run()
+
+
+def _serve_many(make_app: Callable[[], Any], host: str, port: int, processes: int) -> None:
+    """One listening socket, ``processes`` forked servers accepting on it (the kernel spreads connections).
+    API processes share nothing but the operational database, the bus and (embedded) the worker's socket;
+    each builds its own app after the fork. They die with this process."""
+    import ctypes
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    children = []
+    for _ in range(processes - 1):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                if sys.platform.startswith("linux"):
+                    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+                _quiet_gc()
+                uvicorn.Server(_uvicorn_config(make_app(), host, port)).run(sockets=[sock])
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
     try:
-        uvicorn.run(
-            asgi_app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=10,
-        )
+        _quiet_gc()
+        uvicorn.Server(_uvicorn_config(make_app(), host, port)).run(sockets=[sock])
     finally:
-        if child is not None:
-            child.stop()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        sock.close()
 
 
 @app.command("worker")
@@ -99,11 +166,7 @@ def worker_cmd(
         await runtime.start(run_worker=False)
         assert runtime.worker is not None and runtime.warehouse is not None
         if release_leases and runtime.embedded:
-            from siyu.bus.sqlite import SqliteBus
-            from siyu.bus.sqlite import release_leases as release
-
-            assert isinstance(runtime.bus, SqliteBus)
-            release(runtime.bus, GROUP)
+            runtime.release_leases()
         server = None
         if query_socket is not None:
             from siyu.warehouse.remote import QueryServer
@@ -116,7 +179,7 @@ def worker_cmd(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await runtime.worker.run(stop, consumers=consumers)
+            await runtime.run_workers(stop, consumers=consumers)
         finally:
             if server is not None:
                 server.close()

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     # Query API.
     query_max_rows: int = 10_000
     query_timeout_s: float = 30.0
+    # Analytics: the brand's UTC offset for local days and weeks (Asia/Shanghai: +480, no daylight saving).
+    analytics_tz_offset_minutes: int = Field(default=480, ge=-720, le=840)
+    member_token_ttl_s: int = Field(default=7200, ge=60, le=30 * 86400)
+    # Commerce: the shared secret of the webhook payment provider (empty: that provider is off).
+    payment_webhook_secret: str = ""
+    # Sweeps for unpaid timeouts and auto-completion, in the worker process.
+    order_sweep_interval_s: float = Field(default=5.0, gt=0)
+    loyalty_sweep_interval_s: float = Field(default=30.0, gt=0)
+    # Flash sales: expired reservations back to the quota, and the Redis reconciler, in the worker process.
+    flash_sweep_interval_s: float = Field(default=5.0, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True

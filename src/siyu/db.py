@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, TypeDecorator, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -61,12 +62,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Connections are cheap: enough for every request thread (40) and the workers, so requests wait for
+        # SQLite's write lock, not for a connection.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10,
+                               max_overflow=60)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def affected(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (conditional writes check it). Not for INSERT ... ON CONFLICT: with
+    psycopg it reports -1; use RETURNING there."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def upsert(session: Session, model: Any) -> Any:
+    """An INSERT of the session's dialect, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``
+    (both dialects spell them the same way)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 class Database:

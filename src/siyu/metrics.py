@@ -22,5 +22,14 @@ REQUEST_SECONDS = Histogram(
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 
+IDENTITY_EVENTS = Counter("siyu_identity_events_resolved_total", "Events resolved to persons by identity workers")
+IDENTITY_MERGES = Counter("siyu_identity_merges_total", "Automatic merges made by identity resolution")
+IDENTITY_LINKS = Counter("siyu_identity_links_synced_total", "Identity links copied to the event store")
+
+OUTBOX_PUBLISHED = Counter("siyu_outbox_published_total", "Domain events published from the outbox to the bus")
+ORDERS = Counter("siyu_orders_total", "Order state changes", ["to"])
+
 # Families counted by the worker (reported by the process that runs it).
-WORKER_METRICS = frozenset({b"siyu_events_stored", b"siyu_events_deduplicated", b"siyu_worker_batches"})
+WORKER_METRICS = frozenset({b"siyu_events_stored", b"siyu_events_deduplicated", b"siyu_worker_batches",
+                            b"siyu_identity_events_resolved", b"siyu_identity_merges", b"siyu_identity_links_synced",
+                            b"siyu_outbox_published"})

@@ -362,3 +362,14 @@ def test_the_query_api_validates_its_body(api: Api, body: dict[str, object]) -> 
     r = api.client.post("/api/v1/query", json=body, headers=api.admin_headers())
     assert r.status_code == 422, r.text
     assert error_code(r) == "validation_error"
+
+
+def test_siyu_reserved_ids_are_refused(api: Api) -> None:
+    """Anonymous ids starting with ``siyu:`` name persons' own domain events; a client cannot claim one."""
+    r = api.client.post("/v1/batch", headers=basic(api.keys["web"]), json={"batch": [
+        {"type": "track", "event": "x", "anonymousId": "siyu:01a2", "messageId": "r1"},
+        {"type": "identify", "userId": "u1", "anonymousId": "ok-anon", "messageId": "r2"},
+        {"type": "alias", "userId": "u1", "previousId": "siyu:01a2", "messageId": "r3"}]})
+    assert r.status_code == 200, r.text
+    assert [(x["index"], x["code"]) for x in r.json()["rejected"]] == [(0, "reserved_identifier"),
+                                                                       (2, "reserved_identifier")]

@@ -17,7 +17,7 @@ from siyu.bus.rabbitmq import RabbitBus
 from siyu.bus.sqlite import SqliteBus
 from siyu.collect.service import TOPIC
 from siyu.config import Settings
-from siyu.warehouse.base import QueryResult, Staged, Warehouse, WarehouseUnavailable, WriteResult
+from siyu.warehouse.base import Link, QueryResult, Staged, Warehouse, WarehouseUnavailable, WriteResult
 from siyu.warehouse.record import encode_records
 from siyu.worker.warehouse import GROUP, WarehouseWorker
 from tests.bus.conftest import BusKit, eventually, fetch_until, run
@@ -227,6 +227,14 @@ class Outage(Warehouse):
 
     def prune_dedup(self, older_than: datetime) -> int:
         return self.inner.prune_dedup(older_than)
+
+    def write_links(self, links: Sequence[Link]) -> None:
+        self._check()
+        self.inner.write_links(links)
+
+    def links_seq(self) -> int:
+        self._check()
+        return self.inner.links_seq()
 
     def ping(self) -> None:
         self._check()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import typer
 
 from siyu.auth import service
-from siyu.auth.schemas import Role
+from siyu.auth.schemas import Role, Scope
 from siyu.kit.cli import cli_session, print_json, print_table
 
 app = typer.Typer(help="Platform API tokens.", no_args_is_help=True)
@@ -11,16 +11,18 @@ app = typer.Typer(help="Platform API tokens.", no_args_is_help=True)
 
 @app.command("create")
 def create(
-    role: Role = typer.Option(Role.admin, help="admin: operator token"),
+    role: Role = typer.Option(Role.admin, help="admin: everything; operator: customers, not credentials; "
+                              "server: a brand server's secret key with --scope"),
     name: str = typer.Option("operator"),
+    scope: list[Scope] = typer.Option([], "--scope", help="Scopes of a server key (repeat)"),
     json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a token; prints it once (use it as Authorization: Bearer TOKEN)."""
     with cli_session() as session:
-        token, secret = service.create_token(session, role, name)
-        token_id = token.id
+        token, secret = service.create_token(session, role, name, scope)
+        token_id, scopes = token.id, token.scopes
     if json:
-        print_json({"id": token_id, "role": role.value, "token": secret})
+        print_json({"id": token_id, "role": role.value, "scopes": scopes, "token": secret})
     else:
         print(secret)
 
@@ -28,8 +30,9 @@ def create(
 @app.command("list")
 def list_() -> None:
     with cli_session() as session:
-        rows = [[t.id, t.role, t.name, t.prefix + "…", t.revoked_at] for t in service.list_tokens(session)]
-    print_table(["id", "role", "name", "prefix", "revoked"], rows)
+        rows = [[t.id, t.role, t.name, " ".join(t.scopes or []), t.prefix + "…", t.revoked_at]
+                for t in service.list_tokens(session)]
+    print_table(["id", "role", "name", "scopes", "prefix", "revoked"], rows)
 
 
 @app.command("revoke")

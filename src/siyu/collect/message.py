@@ -9,6 +9,7 @@ import msgspec
 
 from siyu.collect import enrich
 from siyu.collect.wire import TYPES, Incoming, any_decoder, json_encoder
+from siyu.identity.kinds import RESERVED_PREFIX
 from siyu.kit.ids import new_id
 from siyu.sources.service import SourceAuth
 from siyu.warehouse.record import Row
@@ -17,6 +18,7 @@ MAX_ID = 1024
 MAX_MESSAGE_ID = 100
 MAX_EVENT_NAME = 512
 _TYPES = frozenset(TYPES)
+
 _EMPTY = b"{}"
 
 
@@ -93,6 +95,9 @@ def build_record(
     anonymous_id = _id(msg.anonymousId, "anonymousId")
     previous_id = _id(msg.previousId, "previousId") if msg.previousId is not None else None
     group_id = _id(msg.groupId, "groupId") if msg.groupId is not None else None
+    for value in (anonymous_id, previous_id, user_id):
+        if value is not None and value.startswith(RESERVED_PREFIX):
+            raise ItemError("reserved_identifier", f"ids starting with {RESERVED_PREFIX!r} are Siyu's own")
     if msg_type == "alias":
         if previous_id is None or user_id is None:
             raise ItemError("missing_previous_id", "alias needs previousId and userId")

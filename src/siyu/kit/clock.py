@@ -19,4 +19,4 @@ def parse_iso(value: str) -> datetime:
 
 def iso(dt: datetime) -> str:
     """Millisecond ISO-8601 in UTC with a ``Z`` suffix, the format tracking clients send."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"

@@ -45,9 +45,12 @@ def prepare_demo(settings: Settings, config: SimConfig, progress: Progress | Non
     from siyu.kit.cli import cli_session
 
     settings.ensure_data_dir()
+    from siyu.simulate.seed import seed_shop
+
     with cli_session() as session:
         sources = ensure_sources(session, settings.data_dir, (*CHANNELS, "server"))
         _, token = create_token(session, Role.admin, "demo")
+        seed_shop(session)
     summary = run_bulk(settings, config, default_dir(settings.data_dir),
                        sources={ch: sources[ch] for ch in CHANNELS}, progress=progress)
     demo = {
@@ -116,6 +119,12 @@ def banner(demo: dict[str, Any], host: str, port: int, data_dir: Path) -> str:
         f"       -H 'Content-Type: application/json' -d {q(json.dumps({'sql': sql}))}",
         f"  curl {base}/api/v1/query -H {q('Authorization: Bearer ' + token)} \\",
         f"       -H 'Content-Type: application/json' -d {q(json.dumps({'sql': sql2}))}",
+        "",
+        "  # the shop: one catalog in every channel, the member programme, coupons, reports",
+        f"  curl '{base}/api/v1/catalog/products?channel=app' -H {q('Authorization: Bearer ' + token)}",
+        f"  curl {base}/api/v1/loyalty/program -H {q('Authorization: Bearer ' + token)}",
+        f"  curl '{base}/api/v1/promotions/coupon-templates?claimable=true' -H {q('Authorization: Bearer ' + token)}",
+        f"  {siyu} report rfm",
         "",
         "  # the command line (same data directory)",
         f"  {siyu} sources list",

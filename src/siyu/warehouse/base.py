@@ -72,6 +72,22 @@ ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind], nullable=kind not i
 
 
 Columns = list[list[object]]
+Link = tuple[str, str, str, int]
+LINKS_SCHEMA = pa.schema([pa.field("kind", pa.string(), nullable=False), pa.field("value", pa.string(), nullable=False),
+                          pa.field("person_id", pa.string(), nullable=False),
+                          pa.field("seq", pa.int64(), nullable=False)])
+
+
+def links_to_arrow(links: Sequence[Link]) -> pa.Table:
+    """The newest link per identifier, as an arrow table."""
+    newest: dict[tuple[str, str], Link] = {}
+    for link in links:
+        old = newest.get((link[0], link[1]))
+        if old is None or old[3] <= link[3]:
+            newest[(link[0], link[1])] = link
+    rows = list(newest.values())
+    return pa.Table.from_arrays([pa.array([r[i] for r in rows], type=f.type) for i, f in enumerate(LINKS_SCHEMA)],
+                                schema=LINKS_SCHEMA)
 
 
 def transpose(rows: Sequence[tuple[object, ...]]) -> Columns:
@@ -153,6 +169,21 @@ def arrow_to_result(table: pa.Table, max_rows: int) -> QueryResult:
 
 class Warehouse(ABC):
     name: str
+    dialect: str  # "duckdb" or "clickhouse": how literals are written (see sql_str / sql_ts)
+
+    def sql_str(self, value: str) -> str:
+        """``value`` as a string literal of this store's SQL (for the few queries Siyu writes itself)."""
+        if "\x00" in value:
+            raise ValueError("NUL in a literal")
+        if self.dialect == "clickhouse":
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + value.replace("'", "''") + "'"
+
+    def sql_ts(self, value: datetime) -> str:
+        text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if self.dialect == "clickhouse":
+            return f"toDateTime64('{text}', 6, 'UTC')"
+        return f"TIMESTAMP '{text}'"
 
     @abstractmethod
     def migrate(self) -> None:
@@ -185,6 +216,16 @@ class Warehouse(ABC):
     @abstractmethod
     def prune_dedup(self, older_than: datetime) -> int:
         """Forget deduplication keys received before ``older_than``; returns how many."""
+
+    @abstractmethod
+    def write_links(self, links: Sequence[Link]) -> None:
+        """Store identity links (kind, value, person id, seq): the user id / anonymous id -> person map
+        through which the ``events`` view gives each event its current person. A link replaces an older
+        one for the same identifier only if its seq is not older; writing the same links again is a no-op."""
+
+    @abstractmethod
+    def links_seq(self) -> int:
+        """The highest seq among stored links (0 when none): where the next synchronisation starts."""
 
     @abstractmethod
     def ping(self) -> None: ...

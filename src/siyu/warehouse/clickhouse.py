@@ -1,11 +1,12 @@
 """The server event store: ClickHouse.
 
-``events`` is a ReplacingMergeTree ordered by (source_id, message_id), and every read of it runs with
+``event_rows`` is a ReplacingMergeTree ordered by (source_id, message_id), and every read of it runs with
 ``final=1``, so each (source, messageId) is seen exactly once however many times it was inserted: a
 redelivered bus message, a retry racing a worker crash, or two workers holding copies of one message.
 ClickHouse has no multi-statement transactions, so this engine-level collapse is what makes the write
 idempotent (DuckDB uses a key table inside a transaction instead). Writes are batched, one insert per
-worker batch.
+worker batch. ``events`` is a view over it that adds each event's current person from ``identity_links``
+(a ReplacingMergeTree on seq, read FINAL like everything else).
 
 Two ways in, the same SQL: ``clickhouse://user:password@host:8123/database`` talks to a server through
 ``clickhouse-connect``; ``chdb:///path`` runs ClickHouse's engine in-process (tests, single machines).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlparse
@@ -22,6 +24,7 @@ from urllib.parse import unquote, urlparse
 import pyarrow as pa
 
 from siyu.warehouse.base import (
+    Link,
     QueryFailed,
     QueryRejected,
     QueryResult,
@@ -31,6 +34,7 @@ from siyu.warehouse.base import (
     WarehouseUnavailable,
     WriteResult,
     arrow_to_result,
+    links_to_arrow,
     single_select,
 )
 from siyu.warehouse.record import COLUMNS
@@ -56,8 +60,18 @@ def _ddl(db: str) -> list[str]:
         cols.append(f"`{name}` {t}")
     return [
         f"CREATE DATABASE IF NOT EXISTS `{db}`",
-        f"CREATE TABLE IF NOT EXISTS `{db}`.events ({', '.join(cols)}) "
+        f"CREATE TABLE IF NOT EXISTS `{db}`.event_rows ({', '.join(cols)}) "
         "ENGINE = ReplacingMergeTree ORDER BY (source_id, message_id)",
+        f"CREATE TABLE IF NOT EXISTS `{db}`.identity_links (kind LowCardinality(String), value String, "
+        "person_id String, seq Int64) ENGINE = ReplacingMergeTree(seq) ORDER BY (kind, value)",
+        # Each event's person is looked up at query time: the person of its user id, else of its anonymous id.
+        f"CREATE VIEW IF NOT EXISTS `{db}`.events AS SELECT e.* EXCEPT (person_id), "
+        "coalesce(nullIf(lu.lu_person, ''), nullIf(la.la_person, '')) AS person_id "
+        f"FROM `{db}`.event_rows AS e "
+        f"LEFT JOIN (SELECT value AS lu_value, person_id AS lu_person FROM `{db}`.identity_links "
+        "WHERE kind = 'user_id') AS lu ON lu.lu_value = e.user_id "
+        f"LEFT JOIN (SELECT value AS la_value, person_id AS la_person FROM `{db}`.identity_links "
+        "WHERE kind = 'anonymous_id') AS la ON la.la_value = e.anonymous_id",
     ]
 
 
@@ -66,7 +80,7 @@ class _Client(Protocol):
 
     def use(self, db: str) -> None: ...
     def command(self, sql: str) -> None: ...
-    def insert(self, db: str, table: pa.Table) -> None: ...
+    def insert(self, db: str, name: str, table: pa.Table) -> None: ...
     def query(self, sql: str, settings: dict[str, Any]) -> pa.Table: ...
     def close(self) -> None: ...
 
@@ -91,8 +105,8 @@ class _ServerClient:
     def command(self, sql: str) -> None:
         self._client.command(sql)
 
-    def insert(self, db: str, table: pa.Table) -> None:
-        self._client.insert_arrow("events", table, database=db)
+    def insert(self, db: str, name: str, table: pa.Table) -> None:
+        self._client.insert_arrow(name, table, database=db)
 
     def query(self, sql: str, settings: dict[str, Any]) -> pa.Table:
         return self._client.query_arrow(sql, settings=settings)
@@ -115,10 +129,10 @@ class _ChdbClient:
     def command(self, sql: str) -> None:
         self._session.query(sql)
 
-    def insert(self, db: str, table: pa.Table) -> None:
+    def insert(self, db: str, name: str, table: pa.Table) -> None:
         siyu_batch = table  # chdb's Python() table function finds the arrow table by this local name
         assert siyu_batch is table
-        self._session.query(f"INSERT INTO `{db}`.events SELECT * FROM Python(siyu_batch)")
+        self._session.query(f"INSERT INTO `{db}`.`{name}` SELECT * FROM Python(siyu_batch)")
 
     def query(self, sql: str, settings: dict[str, Any]) -> pa.Table:
         clause = ", ".join(f"{k}={v}" for k, v in settings.items())
@@ -133,6 +147,7 @@ class _ChdbClient:
 
 class ClickHouseWarehouse(Warehouse):
     name = "clickhouse"
+    dialect = "clickhouse"
 
     def __init__(self, url: str) -> None:
         try:
@@ -148,6 +163,12 @@ class ClickHouseWarehouse(Warehouse):
 
     def migrate(self) -> None:
         with self._lock:
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS `{self.db}`")
+            old = self._client.query(
+                f"SELECT count() FROM system.tables WHERE database = '{self.db}' AND name = 'events' "
+                "AND engine != 'View'", {"output_format_arrow_string_as_string": 1})
+            if int(old.column(0)[0].as_py()):  # a store made before identity: events becomes event_rows
+                self._client.command(f"RENAME TABLE `{self.db}`.events TO `{self.db}`.event_rows")
             for stmt in _ddl(self.db):
                 self._client.command(stmt)
             self._client.use(self.db)
@@ -155,7 +176,7 @@ class ClickHouseWarehouse(Warehouse):
     def commit(self, staged: Staged) -> WriteResult:
         if staged.table is not None:
             with self._lock:
-                self._client.insert(self.db, staged.table)
+                self._client.insert(self.db, "event_rows", staged.table)
         return WriteResult(inserted=staged.rows, duplicates=staged.dropped)
 
     def _one_query(self, body: str) -> str:
@@ -198,7 +219,18 @@ class ClickHouseWarehouse(Warehouse):
         return arrow_to_result(table, max_rows)
 
     def count(self) -> int:
-        return int(self.query("SELECT count() AS n FROM events", 1, 30).rows[0][0])
+        return int(self.query("SELECT count() AS n FROM event_rows", 1, 30).rows[0][0])
+
+    def write_links(self, links: Sequence[Link]) -> None:
+        if links:
+            with self._lock:
+                self._client.insert(self.db, "identity_links", links_to_arrow(links))
+
+    def links_seq(self) -> int:
+        with self._lock:
+            table = self._client.query(f"SELECT max(seq) FROM `{self.db}`.identity_links", {"readonly": 1})
+        value = table.column(0)[0].as_py()
+        return int(value or 0)
 
     def prune_dedup(self, older_than: datetime) -> int:
         return 0  # the engine collapses duplicates for ever; there is no key table to prune

@@ -1,5 +1,8 @@
 """The embedded event store: one DuckDB file.
 
+The physical table is ``event_rows``; ``events`` is a view that adds each event's current person from
+``identity_links`` (see docs/identity.md for why persons are mapped at query time).
+
 Exactly once: the worker's batch goes in one DuckDB transaction that first inserts the batch's
 (source_id, message_id) keys into ``event_keys`` (primary key, ``ON CONFLICT DO NOTHING RETURNING``)
 and then inserts only the events whose keys were new. A redelivered bus message, a client retry or a
@@ -12,6 +15,7 @@ The database runs with external access disabled, so the query API cannot read or
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from siyu.warehouse.base import (
+    Link,
     QueryFailed,
     QueryRejected,
     QueryResult,
@@ -29,6 +34,7 @@ from siyu.warehouse.base import (
     WriteResult,
     arrow_to_result,
     columns_to_arrow,
+    links_to_arrow,
     single_select,
     take,
 )
@@ -39,16 +45,27 @@ _TYPES = {"str": "VARCHAR NOT NULL", "str?": "VARCHAR", "json": "JSON", "ts": "T
 _COLS = ", ".join(name for name, _ in COLUMNS)
 
 DDL = [
-    "CREATE TABLE IF NOT EXISTS events ("
+    "CREATE TABLE IF NOT EXISTS event_rows ("
     + ", ".join(f'"{name}" {_TYPES[kind]}' for name, kind in COLUMNS)
     + ")",
     "CREATE TABLE IF NOT EXISTS event_keys (source_id VARCHAR NOT NULL, message_id VARCHAR NOT NULL, "
     "received_at TIMESTAMP NOT NULL, PRIMARY KEY (source_id, message_id))",
+    "CREATE TABLE IF NOT EXISTS identity_links (kind VARCHAR NOT NULL, value VARCHAR NOT NULL, "
+    "person_id VARCHAR NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (kind, value))",
+    # Each event's person is looked up at query time: the person of its user id, else of its anonymous id.
+    "CREATE OR REPLACE VIEW events AS SELECT e.* EXCLUDE (person_id), "
+    "COALESCE(lu.person_id, la.person_id) AS person_id FROM event_rows AS e "
+    "LEFT JOIN identity_links AS lu ON lu.kind = 'user_id' AND lu.value = e.user_id "
+    "LEFT JOIN identity_links AS la ON la.kind = 'anonymous_id' AND la.value = e.anonymous_id",
 ]
+# Stores made before identity: the events table becomes event_rows under the view.
+_UPGRADE = ("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events' "
+            "AND table_type = 'BASE TABLE'")
 
 
 class DuckDBWarehouse(Warehouse):
     name = "duckdb"
+    dialect = "duckdb"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -61,6 +78,9 @@ class DuckDBWarehouse(Warehouse):
 
     def migrate(self) -> None:
         with self._write_lock:
+            row = self._con.execute(_UPGRADE).fetchone()
+            if row and row[0]:
+                self._con.execute("ALTER TABLE events RENAME TO event_rows")
             for stmt in DDL:
                 self._con.execute(stmt)
 
@@ -79,12 +99,12 @@ class DuckDBWarehouse(Warehouse):
                 ).to_arrow_table()
                 inserted = new.num_rows
                 if inserted == n:
-                    con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM siyu_staged")
+                    con.execute(f"INSERT INTO event_rows ({_COLS}) SELECT {_COLS} FROM siyu_staged")
                 elif inserted:
                     keep = set(zip(new.column(0).to_pylist(), new.column(1).to_pylist(), strict=True))
                     indices = [i for i, key in enumerate(zip(unique[1], unique[0], strict=True)) if key in keep]
                     con.register("siyu_new", columns_to_arrow(take(unique, indices)))
-                    con.execute(f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM siyu_new")
+                    con.execute(f"INSERT INTO event_rows ({_COLS}) SELECT {_COLS} FROM siyu_new")
                     con.unregister("siyu_new")
                 con.unregister("siyu_staged")
                 con.commit()
@@ -138,10 +158,38 @@ class DuckDBWarehouse(Warehouse):
             ).fetchall()
         return len(row)
 
+    def write_links(self, links: Sequence[Link]) -> None:
+        if not links:
+            return
+        table = links_to_arrow(links)
+        with self._write_lock:
+            con = self._con
+            con.begin()
+            try:
+                con.register("siyu_links", table)
+                con.execute(
+                    "INSERT INTO identity_links SELECT kind, value, person_id, seq FROM siyu_links "
+                    "ON CONFLICT (kind, value) DO UPDATE SET person_id = excluded.person_id, seq = excluded.seq "
+                    "WHERE excluded.seq >= identity_links.seq"
+                )
+                con.unregister("siyu_links")
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+
+    def links_seq(self) -> int:
+        cur = self._con.cursor()
+        try:
+            row = cur.execute("SELECT coalesce(max(seq), 0) FROM identity_links").fetchone()
+            return int(row[0]) if row else 0
+        finally:
+            cur.close()
+
     def count(self) -> int:
         cur = self._con.cursor()
         try:
-            row = cur.execute("SELECT count(*) FROM events").fetchone()
+            row = cur.execute("SELECT count(*) FROM event_rows").fetchone()
             return int(row[0]) if row else 0
         finally:
             cur.close()

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
 from siyu.errors import SiyuError
-from siyu.warehouse.base import QueryResult, Staged, Warehouse, WarehouseUnavailable, WriteResult
+from siyu.warehouse.base import Link, QueryResult, Staged, Warehouse, WarehouseUnavailable, WriteResult
 
 log = logging.getLogger("siyu.warehouse.remote")
 
@@ -76,7 +77,8 @@ class QueryServer(threading.Thread):
 class RemoteWarehouse(Warehouse):
     name = "remote"
 
-    def __init__(self, path: Path, authkey: bytes) -> None:
+    def __init__(self, path: Path, authkey: bytes, dialect: str = "duckdb") -> None:
+        self.dialect = dialect
         self.path = path
         self.authkey = authkey
         self._idle: list[Connection] = []
@@ -121,6 +123,12 @@ class RemoteWarehouse(Warehouse):
 
     def prune_dedup(self, older_than: datetime) -> int:
         return 0
+
+    def write_links(self, links: Sequence[Link]) -> None:
+        raise WarehouseUnavailable("Identity links are written by the worker process that owns the store.")
+
+    def links_seq(self) -> int:
+        raise WarehouseUnavailable("Identity links are written by the worker process that owns the store.")
 
     def close(self) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from siyu.kit.clock import utcnow
 from siyu.metrics import EVENTS_DEDUPLICATED, EVENTS_STORED, WORKER_BATCHES
 from siyu.warehouse.base import Staged, Warehouse, WriteResult
 from siyu.warehouse.record import decode_columns
+from siyu.worker.batching import fetch_batch
 
 log = logging.getLogger("siyu.worker")
 
@@ -132,19 +133,6 @@ class WarehouseWorker:
         await self.declare()
         await asyncio.gather(*(self._loop(stop) for _ in range(consumers)))
 
-    @staticmethod
-    async def _fetch_batch(consumer: Consumer, max_messages: int, wait: float) -> list[Delivery]:
-        """Up to ``max_messages``; once the first arrives, linger up to ``wait`` for more, so a trickle of
-        small messages makes a few larger store commits instead of many tiny ones."""
-        deliveries = await consumer.fetch(max_messages, wait)
-        deadline = time.monotonic() + wait
-        while deliveries and len(deliveries) < max_messages:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            deliveries += await consumer.fetch(max_messages - len(deliveries), left)
-        return deliveries
-
     async def _loop(self, stop: asyncio.Event) -> None:
         """Fetch and stage the next batch while the previous one commits (a pipeline of two: the store
         commit runs in a thread mostly outside the GIL, so decoding and building the next arrow table
@@ -156,7 +144,7 @@ class WarehouseWorker:
         try:
             while not stop.is_set():
                 try:
-                    deliveries = await self._fetch_batch(consumer, max_messages, wait)
+                    deliveries = await fetch_batch(consumer, max_messages, wait)
                     staged = None
                     if deliveries:
                         try:

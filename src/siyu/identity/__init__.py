@@ -1,0 +1,1 @@
+"""Identity resolution: one customer across mini-program, website and APP (docs/identity.md)."""

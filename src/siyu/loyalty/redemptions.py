@@ -1,0 +1,102 @@
+"""Spending points: as part-payment of an order, or in the points mall.
+
+Both spend through ``points.spend`` (the member lock; never below zero) in the same transaction as their
+effect (the order's discount, the mall item's stock), so either both happen or neither. A mall item's
+stock is one conditional UPDATE (``stock >= n``); its per-member limit is counted under the member lock,
+so concurrent redemptions by one member cannot pass it. Cancelling the order gives the points back (and
+the item's stock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from siyu.db import affected
+from siyu.identity.anchors import constituents
+from siyu.kit.ids import new_id
+from siyu.loyalty import events, program
+from siyu.loyalty.errors import ItemNotFound, ItemUnavailable, LimitReached, RedemptionRefused, TierRequired
+from siyu.loyalty.models import MallItem, Member, PointEntry, Redemption
+from siyu.loyalty.points import lock, restore, spend
+from siyu.orders import service as orders
+
+
+def pay_order(session: Session, m: Member, order_id: str, pts: int, channel: str, now: datetime) -> Redemption:
+    """Pay part of an unpaid order with points, at the programme's rate and within its share cap."""
+    rule = program.load(session).redemption
+    if pts < rule.min_points or (pts * 100) % rule.points_per_yuan:
+        raise RedemptionRefused("Points pay whole fen at the programme's rate, above its minimum.",
+                                details={"min_points": rule.min_points, "points_per_yuan": rule.points_per_yuan})
+    discount = pts * 100 // rule.points_per_yuan
+    lock(session, m.id)
+    order = orders.apply_points_discount(session, order_id, constituents(session, m.person_id), discount,
+                                         rule.max_order_share_bp)
+    n = session.scalar(select(func.count()).select_from(Redemption).where(Redemption.order_id == order_id))
+    entry = spend(session, m.id, pts, key=f"order-points:{order_id}:{n}", now=now, ref=order_id,
+                  reason="paid an order", channel=channel, kind="redeem")
+    r = Redemption(id=new_id(), member_id=m.id, item_id=None, order_id=order.id, quantity=1, points=pts,
+                   cash_fen=0, status="completed", channel=channel, entry_id=entry.id, created_at=now)
+    session.add(r)
+    session.flush()
+    events.member_event(session, m, "loyalty.points_redeemed", channel,
+                        {"points": pts, "order_id": order_id, "discount_fen": discount}, now)
+    return r
+
+
+def redeem_item(session: Session, m: Member, item_id: str, quantity: int, channel: str, now: datetime,
+                key: str) -> Redemption:
+    """Redeem a mall item for points (goods are then fulfilled by the brand; coupons are issued)."""
+    lock(session, m.id)
+    item = session.get(MallItem, item_id)
+    if item is None:
+        raise ItemNotFound(details={"item_id": item_id})
+    if not item.active or item.cash_fen:
+        raise ItemUnavailable(details={"item_id": item_id})
+    ladder = program.ladder(session)
+    if item.min_tier and ladder.rank(m.tier) < ladder.rank(item.min_tier):
+        raise TierRequired(details={"tier": item.min_tier})
+    if item.per_member_limit is not None:
+        had = session.scalar(select(func.coalesce(func.sum(Redemption.quantity), 0)).where(
+            Redemption.member_id == m.id, Redemption.item_id == item_id, Redemption.status == "completed")) or 0
+        if had + quantity > item.per_member_limit:
+            raise LimitReached(details={"limit": item.per_member_limit, "redeemed": int(had)})
+    if item.stock is not None and not affected(session.execute(
+            update(MallItem).where(MallItem.id == item_id, MallItem.stock >= quantity)
+            .values(stock=MallItem.stock - quantity))):
+        raise ItemUnavailable("Out of stock.", details={"item_id": item_id})
+    entry = spend(session, m.id, item.points * quantity, key=f"mall:{key}", now=now, ref=item_id,
+                  reason=f"points mall: {item.title}", channel=channel, kind="redeem")
+    r = Redemption(id=new_id(), member_id=m.id, item_id=item_id, order_id=None, quantity=quantity,
+                   points=item.points * quantity, cash_fen=0, status="completed", channel=channel,
+                   entry_id=entry.id, created_at=now)
+    session.add(r)
+    session.flush()
+    events.member_event(session, m, "loyalty.points_redeemed", channel,
+                        {"points": r.points, "item_id": item_id, "item": item.title, "quantity": quantity}, now)
+    return r
+
+
+def reverse(session: Session, r: Redemption, now: datetime, reason: str) -> None:
+    if r.status != "completed":
+        return
+    entry = session.get(PointEntry, r.entry_id)
+    assert entry is not None
+    restore(session, entry, key=f"restore:{r.id}", now=now, reason=reason)
+    if r.item_id is not None:
+        session.execute(update(MallItem).where(MallItem.id == r.item_id, MallItem.stock.is_not(None))
+                        .values(stock=MallItem.stock + r.quantity))
+    r.status = "reversed"
+    session.flush()
+
+
+def reverse_for_order(session: Session, order_id: str, now: datetime) -> int:
+    """The order was cancelled (or refunded in full): its points come back. Idempotent."""
+    found: Sequence[Redemption] = session.scalars(select(Redemption).where(Redemption.order_id == order_id,
+                                                                          Redemption.status == "completed")).all()
+    for r in found:
+        reverse(session, r, now, f"order {order_id} cancelled")
+    return len(found)

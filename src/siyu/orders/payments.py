@@ -1,0 +1,113 @@
+"""Payments: opening one, and settling it (by an operator for ``manual``, by a signed callback for
+``webhook``).
+
+A successful payment is applied with one conditional UPDATE: ``pending_payment -> paid`` only while the
+reservation holds (``reserve_expires_at > now``). If it does not apply — the unpaid timeout released the
+stock first, the customer cancelled, or another payment got there first — the payment is refused and
+refunded in full: a late payment never turns into an oversold order. Settling is idempotent: a payment
+already settled is left as it is, and each callback id is handled once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from siyu.catalog import stock
+from siyu.kit.clock import utcnow
+from siyu.kit.ids import new_id
+from siyu.orders import refunds
+from siyu.orders.errors import AmountMismatch, InvalidTransition, PaymentNotFound
+from siyu.orders.events import order_event
+from siyu.orders.models import Order, Payment, Refund
+from siyu.orders.providers import provider
+from siyu.orders.repository import get, lines_of, transition
+from siyu.orders.schemas import Status, WebhookEvent
+from siyu.orders.service import cancel
+from siyu.outbox.service import first_delivery
+from siyu.promotions import coupons
+
+
+def open_payment(session: Session, order: Order, provider_name: str, reference: str | None,
+                 now: datetime | None = None) -> Payment:
+    """Start paying an order. ``manual`` is confirmed at once (the caller vouches for the money);
+    ``webhook`` opens a pending payment whose reference the provider will call back with."""
+    prov = provider(provider_name)
+    now = now or utcnow()
+    if order.status != Status.pending_payment:
+        raise InvalidTransition(details={"order_id": order.id, "status": order.status})
+    payment = Payment(id=new_id(), order_id=order.id, provider=prov.name, provider_ref=reference or new_id(),
+                      amount_fen=order.total_fen, currency=order.currency, status="pending", created_at=now)
+    session.add(payment)
+    session.flush()
+    if not prov.opens_pending:
+        succeed(session, payment, order.total_fen, now)
+        if payment.status != "succeeded":
+            raise InvalidTransition("The order could not take this payment (its reservation ran out or it was "
+                                    "cancelled or paid meanwhile).", details={"order_id": order.id})
+    return payment
+
+
+def succeed(session: Session, payment: Payment, amount: int, now: datetime) -> None:
+    """The money arrived. Apply it to the order, or refuse and refund it."""
+    if payment.status != "pending":
+        return
+    order = get(session, payment.order_id)
+    if order.status == Status.pending_payment and order.reserve_expires_at is not None \
+            and order.reserve_expires_at <= now:
+        cancel(session, order.id, "payment_timeout", (Status.pending_payment,), now=now)
+    applied = amount == order.total_fen and transition(
+        session, order.id, (Status.pending_payment,), Status.paid, paid_fen=amount, paid_at=now,
+        reserve_expires_at=None)
+    if applied:
+        lines = lines_of(session, order.id)
+        for ln in lines:
+            if ln.sku_id and ln.location_id:
+                stock.deduct(session, ln.sku_id, ln.location_id, ln.quantity)
+        session.execute(update(Payment).where(Payment.id == payment.id).values(status="succeeded", settled_at=now))
+        coupons.redeem_for_order(session, order.id, now)
+        order_event(session, get(session, order.id), "orders.paid", lines, at=now,
+                    extra={"payment_id": payment.id, "provider": payment.provider})
+        return
+    session.execute(update(Payment).where(Payment.id == payment.id)
+                    .values(status="refused", amount_fen=amount, settled_at=now))
+    session.refresh(payment)
+    reason = "amount_mismatch" if amount != order.total_fen else f"order_{get(session, order.id).status}"
+    refunds.refund_payment(session, payment, reason, now)
+    order_event(session, get(session, order.id), "orders.payment_refused", [], amount_fen=amount, at=now,
+                extra={"payment_id": payment.id, "reason": reason})
+
+
+def fail(session: Session, payment: Payment, now: datetime) -> None:
+    session.execute(update(Payment).where(Payment.id == payment.id, Payment.status == "pending")
+                    .values(status="failed", settled_at=now))
+
+
+def handle_callback(session: Session, event: WebhookEvent, now: datetime | None = None) -> str:
+    """One verified provider callback; returns what happened (for the answer). Each callback id is
+    handled once; a retried callback answers ``duplicate``."""
+    now = now or utcnow()
+    if not first_delivery(session, "payment-webhook", event.id):
+        return "duplicate"
+    if event.type.startswith("payment."):
+        if event.data.payment_ref is None:
+            raise PaymentNotFound("A payment callback needs data.payment_ref.")
+        payment = session.scalar(select(Payment).where(Payment.provider == "webhook",
+                                                       Payment.provider_ref == event.data.payment_ref)
+                                 .with_for_update())
+        if payment is None:
+            raise PaymentNotFound(details={"payment_ref": event.data.payment_ref})
+        if event.type == "payment.failed":
+            fail(session, payment, now)
+            return "failed"
+        if event.data.amount_fen is None:
+            raise AmountMismatch("A payment.succeeded callback needs amount_fen.")
+        succeed(session, payment, event.data.amount_fen, now)
+        return str(session.get(Payment, payment.id, populate_existing=True).status)  # type: ignore[union-attr]
+    r = session.get(Refund, event.data.refund_id) if event.data.refund_id else None
+    if r is None:
+        raise PaymentNotFound("No such refund.", details={"refund_id": event.data.refund_id})
+    refunds.settle(session, r, event.type == "refund.succeeded", now)
+    return str(session.get(Refund, r.id, populate_existing=True).status)  # type: ignore[union-attr]

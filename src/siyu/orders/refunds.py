@@ -1,0 +1,127 @@
+"""Refunds: money back through the provider of the payment it came from.
+
+What an order may still refund is guarded by the database: ``refunded_fen`` grows by one conditional
+UPDATE (``refunded_fen + amount <= paid_fen``) and each line's ``refunded_quantity`` likewise
+(``<= quantity``), so concurrent refund requests can never return more than was paid. A refund through
+the webhook provider counts against the order when requested and is given back if the provider reports it
+failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from siyu.db import affected
+from siyu.kit.clock import utcnow
+from siyu.kit.ids import new_id
+from siyu.orders.errors import RefundTooLarge
+from siyu.orders.events import order_event
+from siyu.orders.models import Order, OrderLine, Payment, Refund
+from siyu.orders.providers import provider
+from siyu.orders.repository import get, lines_of
+from siyu.promotions import coupons
+
+
+def _payment_with_room(session: Session, order_id: str) -> Payment | None:
+    return session.scalar(select(Payment).where(Payment.order_id == order_id, Payment.status == "succeeded")
+                          .order_by(Payment.created_at))
+
+
+def _take(session: Session, order_id: str, amount: int) -> bool:
+    return bool(affected(session.execute(update(Order).where(Order.id == order_id,
+                                                    Order.refunded_fen + amount <= Order.paid_fen)
+                                .values(refunded_fen=Order.refunded_fen + amount))))
+
+
+def _take_lines(session: Session, quantities: dict[str, int]) -> bool:
+    for line_id, qty in quantities.items():
+        done = affected(session.execute(update(OrderLine).where(OrderLine.id == line_id,
+                                                       OrderLine.refunded_quantity + qty <= OrderLine.quantity)
+                               .values(refunded_quantity=OrderLine.refunded_quantity + qty)))
+        if not done:
+            return False
+    return True
+
+
+def line_amount(lines: Sequence[OrderLine], quantities: dict[str, int]) -> int:
+    """What ``quantities`` of the lines were paid: their share of the line after its discounts."""
+    by_id = {ln.id: ln for ln in lines}
+    return sum((by_id[i].total_fen - by_id[i].discount_fen) * q // by_id[i].quantity for i, q in quantities.items())
+
+
+def refund(session: Session, order: Order, amount: int, reason: str, *, quantities: dict[str, int] | None = None,
+           return_id: str | None = None, now: datetime | None = None) -> Refund:
+    """Refund ``amount`` of the order (and, with ``quantities``, those units of its lines)."""
+    now = now or utcnow()
+    payment = _payment_with_room(session, order.id)
+    if payment is None or amount <= 0 or not _take(session, order.id, amount):
+        raise RefundTooLarge(details={"order_id": order.id, "amount_fen": amount})
+    if quantities and not _take_lines(session, quantities):
+        raise RefundTooLarge(details={"order_id": order.id, "lines": quantities})
+    if get(session, order.id).refunded_fen >= order.paid_fen:  # refunded in full: its coupons come back
+        coupons.release_for_order(session, order.id)
+    lines_json: list[dict[str, Any]] = [{"line_id": k, "quantity": v} for k, v in (quantities or {}).items()]
+    prov = provider(payment.provider)
+    r = Refund(id=new_id(), order_id=order.id, payment_id=payment.id, amount_fen=amount, reason=reason[:64],
+               status="succeeded" if prov.settles_refunds_at_once else "pending", return_id=return_id,
+               lines=lines_json, created_at=now, settled_at=now if prov.settles_refunds_at_once else None)
+    session.add(r)
+    session.flush()
+    if prov.settles_refunds_at_once:
+        announce(session, r, now)
+    return r
+
+
+def announce(session: Session, r: Refund, now: datetime) -> None:
+    order = get(session, r.order_id)
+    quantities = {str(x["line_id"]): int(x["quantity"]) for x in r.lines}
+    order_event(session, order, "orders.refunded", lines_of(session, order.id), amount_fen=r.amount_fen,
+                quantities=quantities or None, extra={"refund_id": r.id, "reason": r.reason}, at=now)
+
+
+def refund_remaining(session: Session, order: Order, reason: str, now: datetime | None = None) -> Refund | None:
+    """Refund whatever of the order is not refunded yet (a paid order cancelled)."""
+    order = get(session, order.id)
+    left = order.paid_fen - order.refunded_fen
+    if left <= 0:
+        return None
+    lines = lines_of(session, order.id)
+    quantities = {ln.id: ln.quantity - ln.refunded_quantity for ln in lines if ln.quantity > ln.refunded_quantity}
+    return refund(session, order, left, reason, quantities=quantities, now=now)
+
+
+def refund_payment(session: Session, payment: Payment, reason: str, now: datetime) -> Refund:
+    """Give back a payment that could not be applied (the order had been cancelled or paid already). It is
+    not part of the order's paid amount, so the order's refund counters do not move."""
+    prov = provider(payment.provider)
+    r = Refund(id=new_id(), order_id=payment.order_id, payment_id=payment.id, amount_fen=payment.amount_fen,
+               reason=reason, status="succeeded" if prov.settles_refunds_at_once else "pending", return_id=None,
+               lines=[], created_at=now, settled_at=now if prov.settles_refunds_at_once else None)
+    session.add(r)
+    session.flush()
+    return r
+
+
+def settle(session: Session, r: Refund, succeeded: bool, now: datetime) -> None:
+    """The provider's answer to a pending refund (idempotent: a settled refund is left alone)."""
+    done = affected(session.execute(update(Refund).where(Refund.id == r.id, Refund.status == "pending")
+                           .values(status="succeeded" if succeeded else "failed", settled_at=now)))
+    if not done:
+        return
+    payment = session.get(Payment, r.payment_id)
+    applied = payment is not None and payment.status == "succeeded"  # a refused payment's refund is not counted
+    if succeeded:
+        if applied:
+            announce(session, r, now)
+        return
+    if applied:  # give the room back to the order
+        session.execute(update(Order).where(Order.id == r.order_id)
+                        .values(refunded_fen=Order.refunded_fen - r.amount_fen))
+        for x in r.lines:
+            session.execute(update(OrderLine).where(OrderLine.id == x["line_id"])
+                            .values(refunded_quantity=OrderLine.refunded_quantity - int(x["quantity"])))

@@ -1,0 +1,1 @@
+"""The unified profile: one person's identifiers, channels, traits, counters and timeline."""

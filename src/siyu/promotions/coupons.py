@@ -1,0 +1,150 @@
+"""Coupons: templates, issuing (claimed by a member, granted by an operator or another domain), locking for
+a checkout, redeeming at payment and rolling back on cancellation or refund.
+
+Concurrency (each a single conditional statement, see models.py):
+- issuing: ``issued = issued + 1 WHERE total IS NULL OR issued < total``, then an insert into the next free
+  slot of (template, person) below ``per_member_limit`` (a UNIQUE key: concurrent claims by one member
+  collide there, and the losing transaction rolls back its count);
+- locking: ``status = 'locked' WHERE status = 'available' AND person = owner AND still valid``;
+- redeeming and releasing: only from ``locked`` by the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from siyu.db import affected, upsert
+from siyu.kit.clock import utcnow
+from siyu.kit.ids import new_id
+from siyu.promotions.errors import (
+    CouponInUse,
+    CouponLimitReached,
+    CouponNotFound,
+    NotClaimable,
+    SoldOut,
+    TemplateNotFound,
+)
+from siyu.promotions.models import Coupon, CouponTemplate
+from siyu.promotions.schemas import TemplateIn
+
+
+def create_template(session: Session, body: TemplateIn) -> CouponTemplate:
+    t = CouponTemplate(id=new_id(), issued=0, active=True, created_at=utcnow(), **body.model_dump(mode="json"))
+    t.valid_from, t.valid_until = body.valid_from, body.valid_until
+    session.add(t)
+    session.flush()
+    return t
+
+
+def get_template(session: Session, template_id: str) -> CouponTemplate:
+    t = session.get(CouponTemplate, template_id)
+    if t is None:
+        raise TemplateNotFound(details={"template_id": template_id})
+    return t
+
+
+def templates(session: Session, claimable_only: bool, now: datetime) -> Sequence[CouponTemplate]:
+    q = select(CouponTemplate).where(CouponTemplate.active.is_(True)).order_by(CouponTemplate.created_at)
+    if claimable_only:
+        q = q.where(CouponTemplate.claimable.is_(True),
+                    or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until > now))
+    return session.scalars(q).all()
+
+
+def issue(session: Session, template_id: str, person_id: str, *, source: str, now: datetime,
+          channel: str | None = None, source_ref: str | None = None) -> Coupon:
+    """Issue one coupon to a person, within the template's total and the per-member limit."""
+    t = get_template(session, template_id)
+    if not t.active:
+        raise NotClaimable(details={"template_id": template_id})
+    if not affected(session.execute(
+            update(CouponTemplate).where(CouponTemplate.id == template_id,
+                                         or_(CouponTemplate.total.is_(None),
+                                             CouponTemplate.issued < CouponTemplate.total))
+            .values(issued=CouponTemplate.issued + 1))):
+        raise SoldOut(details={"template_id": template_id, "total": t.total})
+    held = session.scalar(select(func.count()).select_from(Coupon).where(
+        Coupon.template_id == template_id, Coupon.person_id == person_id)) or 0
+    if held >= t.per_member_limit:
+        raise CouponLimitReached(details={"limit": t.per_member_limit})
+    start = max(t.valid_from or now, now) if t.valid_days else (t.valid_from or now)
+    until = start + timedelta(days=t.valid_days) if t.valid_days else t.valid_until
+    if t.valid_days and t.valid_until:
+        until = min(until, t.valid_until)  # type: ignore[type-var]
+    assert until is not None
+    cid = new_id()
+    won = session.execute(upsert(session, Coupon).values(
+        id=cid, template_id=template_id, person_id=person_id, slot=int(held) + 1, status="available",
+        source=source, source_ref=source_ref, channel=channel, issued_at=now, valid_from=start, valid_until=until,
+    ).on_conflict_do_nothing().returning(Coupon.id)).first()
+    if won is None:  # a concurrent claim by the same person took this slot
+        raise CouponLimitReached(details={"limit": t.per_member_limit})
+    found = session.get(Coupon, cid)
+    assert found is not None
+    return found
+
+
+def claim(session: Session, template_id: str, person_id: str, channel: str, now: datetime,
+          tier: str | None) -> Coupon:
+    """A member claims a coupon in a channel ("download the APP for this coupon": channels=[app])."""
+    t = get_template(session, template_id)
+    if not t.claimable or (t.channels and channel not in t.channels) or (t.tiers and tier not in t.tiers) \
+            or (t.valid_until is not None and t.valid_until <= now):
+        raise NotClaimable(details={"template_id": template_id, "channel": channel})
+    return issue(session, template_id, person_id, source="claim", now=now, channel=channel)
+
+
+def get(session: Session, coupon_id: str) -> Coupon:
+    c = session.get(Coupon, coupon_id)
+    if c is None:
+        raise CouponNotFound(details={"coupon_id": coupon_id})
+    return c
+
+
+def of_persons(session: Session, person_ids: Sequence[str], status: str | None) -> Sequence[Coupon]:
+    q = select(Coupon).where(Coupon.person_id.in_(person_ids)).order_by(Coupon.issued_at.desc())
+    if status:
+        q = q.where(Coupon.status == status)
+    return session.scalars(q).all()
+
+
+def lock(session: Session, coupon_ids: Sequence[str], person_ids: Sequence[str], order_id: str, until: datetime,
+         now: datetime) -> None:
+    """Hold the coupons for an order until ``until`` (its payment deadline)."""
+    for cid in coupon_ids:
+        done = affected(session.execute(update(Coupon).where(
+            Coupon.id == cid, Coupon.status == "available", Coupon.person_id.in_(person_ids),
+            Coupon.valid_from <= now, Coupon.valid_until > now,
+        ).values(status="locked", locked_order_id=order_id, locked_until=until)))
+        if not done:
+            raise CouponInUse(details={"coupon_id": cid})
+
+
+def set_discount(session: Session, coupon_id: str, amount: int) -> None:
+    session.execute(update(Coupon).where(Coupon.id == coupon_id).values(discount_fen=amount))
+
+
+def redeem_for_order(session: Session, order_id: str, now: datetime) -> int:
+    """The order was paid: its locked coupons are used."""
+    return affected(session.execute(update(Coupon).where(Coupon.locked_order_id == order_id,
+                                                         Coupon.status == "locked")
+                                    .values(status="redeemed", redeemed_order_id=order_id, redeemed_at=now)))
+
+
+def release_for_order(session: Session, order_id: str) -> int:
+    """The order was cancelled or refunded in full: its coupons (locked or used) are available again."""
+    return affected(session.execute(update(Coupon).where(
+        or_(Coupon.locked_order_id == order_id, Coupon.redeemed_order_id == order_id),
+        Coupon.status.in_(["locked", "redeemed"]),
+    ).values(status="available", locked_order_id=None, locked_until=None, redeemed_order_id=None,
+             redeemed_at=None, discount_fen=None)))
+
+
+def coupon_ids(session: Session, order_id: str) -> list[str]:
+    """The coupons an order holds (locked) or used."""
+    return list(session.scalars(select(Coupon.id).where(
+        or_(Coupon.locked_order_id == order_id, Coupon.redeemed_order_id == order_id)).order_by(Coupon.id)))
