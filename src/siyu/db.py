@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from siyu.errors import SiyuError
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -28,6 +30,9 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+M = TypeVar("M", bound=Base)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -77,6 +82,16 @@ def affected(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE changed (conditional writes check it). Not for INSERT ... ON CONFLICT: with
     psycopg it reports -1; use RETURNING there."""
     return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def get_or_raise(session: Session, model: type[M], key: Any, error: type[SiyuError], field: str,
+                 *, fresh: bool = False) -> M:
+    """The row of ``model`` with primary key ``key``, or ``error`` (a domain's not-found error) with the key in
+    its details as ``field``. ``fresh`` reloads a row the session already holds (under a lock just taken)."""
+    row = session.get(model, key, populate_existing=fresh)
+    if row is None:
+        raise error(details={field: key})
+    return row
 
 
 def upsert(session: Session, model: Any) -> Any:

@@ -36,7 +36,7 @@ from siyu.catalog.schemas import (
     ProductUpdate,
     SkuIn,
 )
-from siyu.db import affected, upsert
+from siyu.db import affected, get_or_raise, upsert
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
 
@@ -69,10 +69,7 @@ def list_locations(session: Session) -> Sequence[Location]:
 
 
 def get_location(session: Session, location_id: str) -> Location:
-    loc = session.get(Location, location_id)
-    if loc is None:
-        raise LocationNotFound(details={"location_id": location_id})
-    return loc
+    return get_or_raise(session, Location, location_id, LocationNotFound, "location_id")
 
 
 # -- products, SKUs and listings ----------------------------------------------------------------------------
@@ -105,10 +102,7 @@ def update_product(session: Session, product_id: str, body: ProductUpdate) -> Pr
 
 
 def get_product(session: Session, product_id: str) -> Product:
-    product = session.get(Product, product_id)
-    if product is None:
-        raise ProductNotFound(details={"product_id": product_id})
-    return product
+    return get_or_raise(session, Product, product_id, ProductNotFound, "product_id")
 
 
 def add_sku(session: Session, product_id: str, body: SkuIn) -> Sku:
@@ -128,10 +122,7 @@ def add_sku(session: Session, product_id: str, body: SkuIn) -> Sku:
 
 
 def get_sku(session: Session, sku_id: str) -> Sku:
-    sku = session.get(Sku, sku_id)
-    if sku is None:
-        raise SkuNotFound(details={"sku_id": sku_id})
-    return sku
+    return get_or_raise(session, Sku, sku_id, SkuNotFound, "sku_id")
 
 
 def sku_by_code(session: Session, code: str) -> Sku:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.catalog import service as catalog
+from siyu.db import get_or_raise
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
 from siyu.loyalty import program
@@ -34,10 +35,7 @@ def create(session: Session, body: MallItemIn) -> MallItem:
 
 
 def get(session: Session, item_id: str) -> MallItem:
-    item = session.get(MallItem, item_id)
-    if item is None:
-        raise ItemNotFound(details={"item_id": item_id})
-    return item
+    return get_or_raise(session, MallItem, item_id, ItemNotFound, "item_id")
 
 
 def update(session: Session, item_id: str, body: MallItemUpdate) -> MallItem:

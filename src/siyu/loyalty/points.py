@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from siyu.db import affected
 from siyu.kit.ids import new_id
@@ -35,10 +36,19 @@ RESTORE_DAYS = 30  # points given back after their lot expired are good for this
 
 
 def lock(session: Session, member_id: str) -> Member:
-    session.execute(update(Member).where(Member.id == member_id).values(updated_at=Member.updated_at))
-    m = session.get(Member, member_id, populate_existing=True)
+    m = session.scalars(update(Member).where(Member.id == member_id).values(updated_at=Member.updated_at)
+                        .returning(Member), execution_options={"populate_existing": True}).one_or_none()
     assert m is not None
     return m
+
+
+def _settle(m: Member, balances: Row[int, int] | None) -> bool:
+    """Take the balances an UPDATE ... RETURNING answered as the member's stored state (no refresh query)."""
+    if balances is None:
+        return False
+    set_committed_value(m, "points", balances[0])
+    set_committed_value(m, "pending_points", balances[1])
+    return True
 
 
 def entry_for(session: Session, member_id: str, key: str) -> PointEntry | None:
@@ -50,9 +60,10 @@ def _record(session: Session, m: Member, key: str, kind: str, delta: int, now: d
             actor: str | None = None) -> PointEntry:
     """Apply ``delta`` / ``pending`` to the member's balances and write the entry (under the lock)."""
     if delta or pending:
-        session.execute(update(Member).where(Member.id == m.id).values(
-            points=Member.points + delta, pending_points=Member.pending_points + pending))
-        session.refresh(m)
+        _settle(m, session.execute(
+            update(Member).where(Member.id == m.id)
+            .values(points=Member.points + delta, pending_points=Member.pending_points + pending)
+            .returning(Member.points, Member.pending_points)).one())
     e = PointEntry(id=new_id(), member_id=m.id, key=key[:200], kind=kind, delta=delta, pending_delta=pending,
                    balance=m.points, lot_id=lot_id, ref=ref, reason=reason[:300], channel=channel, actor=actor,
                    at=now)
@@ -145,10 +156,10 @@ def spend(session: Session, member_id: str, amount: int, *, key: str, now: datet
     if found is not None:
         return found
     expire_due(session, m, now)
-    if not affected(session.execute(update(Member).where(Member.id == member_id, Member.points >= amount)
-                                    .values(points=Member.points - amount))):
+    if not _settle(m, session.execute(update(Member).where(Member.id == member_id, Member.points >= amount)
+                                      .values(points=Member.points - amount)
+                                      .returning(Member.points, Member.pending_points)).one_or_none()):
         raise InsufficientPoints(details={"balance": m.points, "points": amount})
-    session.refresh(m)
     parts = _take_from_lots(session, m, amount, now)
     e = PointEntry(id=new_id(), member_id=m.id, key=key[:200], kind=kind, delta=-amount, pending_delta=0,
                    balance=m.points, lot_id=None, ref=ref, reason=reason[:300], channel=channel, actor=actor, at=now)

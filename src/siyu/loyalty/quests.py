@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.db import upsert
+from siyu.db import get_or_raise, upsert
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
 from siyu.loyalty import events, program
@@ -36,10 +36,7 @@ def create(session: Session, name: str, goals: list[dict[str, Any]], window_days
 
 
 def get(session: Session, quest_id: str) -> Quest:
-    q = session.get(Quest, quest_id)
-    if q is None:
-        raise QuestNotFound(details={"quest_id": quest_id})
-    return q
+    return get_or_raise(session, Quest, quest_id, QuestNotFound, "quest_id")
 
 
 def active(session: Session, at: datetime) -> Sequence[Quest]:

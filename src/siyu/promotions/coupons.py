@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from siyu.db import affected, upsert
+from siyu.db import affected, get_or_raise, upsert
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
 from siyu.promotions.errors import (
@@ -41,10 +41,7 @@ def create_template(session: Session, body: TemplateIn) -> CouponTemplate:
 
 
 def get_template(session: Session, template_id: str) -> CouponTemplate:
-    t = session.get(CouponTemplate, template_id)
-    if t is None:
-        raise TemplateNotFound(details={"template_id": template_id})
-    return t
+    return get_or_raise(session, CouponTemplate, template_id, TemplateNotFound, "template_id")
 
 
 def templates(session: Session, claimable_only: bool, now: datetime) -> Sequence[CouponTemplate]:
@@ -99,10 +96,7 @@ def claim(session: Session, template_id: str, person_id: str, channel: str, now:
 
 
 def get(session: Session, coupon_id: str) -> Coupon:
-    c = session.get(Coupon, coupon_id)
-    if c is None:
-        raise CouponNotFound(details={"coupon_id": coupon_id})
-    return c
+    return get_or_raise(session, Coupon, coupon_id, CouponNotFound, "coupon_id")
 
 
 def of_persons(session: Session, person_ids: Sequence[str], status: str | None) -> Sequence[Coupon]:

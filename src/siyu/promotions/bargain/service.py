@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from siyu.catalog import service as catalog
-from siyu.db import affected, upsert
+from siyu.db import affected, get_or_raise, upsert
 from siyu.identity.anchors import constituents, same_person
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
@@ -67,10 +67,7 @@ def create_campaign(session: Session, body: CampaignIn, now: datetime | None = N
 
 
 def get_campaign(session: Session, campaign_id: str) -> BargainCampaign:
-    c = session.get(BargainCampaign, campaign_id)
-    if c is None:
-        raise CampaignNotFound(details={"campaign_id": campaign_id})
-    return c
+    return get_or_raise(session, BargainCampaign, campaign_id, CampaignNotFound, "campaign_id")
 
 
 def campaigns(session: Session, now: datetime, live_only: bool) -> Sequence[BargainCampaign]:
@@ -83,10 +80,7 @@ def campaigns(session: Session, now: datetime, live_only: bool) -> Sequence[Barg
 
 # -- bargains -----------------------------------------------------------------------------------------------
 def get_bargain(session: Session, bargain_id: str) -> Bargain:
-    b = session.get(Bargain, bargain_id, populate_existing=True)
-    if b is None:
-        raise BargainNotFound(details={"bargain_id": bargain_id})
-    return b
+    return get_or_raise(session, Bargain, bargain_id, BargainNotFound, "bargain_id", fresh=True)
 
 
 def bargains_of(session: Session, persons: Sequence[str], limit: int = 100) -> Sequence[Bargain]:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.catalog import service as catalog
+from siyu.db import get_or_raise
 from siyu.identity.anchors import constituents
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
@@ -56,10 +57,7 @@ def create_rule(session: Session, body: RuleIn, now: datetime | None = None) -> 
 
 
 def get_rule(session: Session, rule_id: str) -> GroupBuyRule:
-    rule = session.get(GroupBuyRule, rule_id)
-    if rule is None:
-        raise RuleNotFound(details={"rule_id": rule_id})
-    return rule
+    return get_or_raise(session, GroupBuyRule, rule_id, RuleNotFound, "rule_id")
 
 
 def rules(session: Session, now: datetime, live_only: bool) -> Sequence[GroupBuyRule]:
@@ -79,10 +77,7 @@ def live_rule(session: Session, rule_id: str, at: datetime) -> GroupBuyRule:
 
 # -- groups -------------------------------------------------------------------------------------------------
 def get_group(session: Session, group_id: str) -> GroupBuyGroup:
-    group = session.get(GroupBuyGroup, group_id, populate_existing=True)
-    if group is None:
-        raise GroupNotFound(details={"group_id": group_id})
-    return group
+    return get_or_raise(session, GroupBuyGroup, group_id, GroupNotFound, "group_id", fresh=True)
 
 
 def groups_of_rule(session: Session, rule_id: str, status: str | None, limit: int) -> Sequence[GroupBuyGroup]:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.db import upsert
+from siyu.db import get_or_raise, upsert
 from siyu.identity.errors import PersonNotFound
 from siyu.identity.kinds import is_junk
 from siyu.identity.service import person_by_identifier
@@ -54,10 +54,7 @@ def create(session: Session, body: LinkIn, created_by: str, now: datetime) -> Ch
 
 
 def get(session: Session, link_id: str) -> ChannelLink:
-    link = session.get(ChannelLink, link_id)
-    if link is None:
-        raise LinkNotFound(details={"link_id": link_id})
-    return link
+    return get_or_raise(session, ChannelLink, link_id, LinkNotFound, "link_id")
 
 
 def by_code(session: Session, code: str) -> ChannelLink:
