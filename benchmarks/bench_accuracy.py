@@ -9,6 +9,11 @@ from the contingency table of predicted person x true person: TP = sum C(n_ij, 2
 sum C(n_i., 2), true pairs = sum C(n_.j, 2). The naive baseline (same run, same messages) puts two messages
 together when they share a raw user id or a raw anonymous id, transitively.
 
+Recall is also measured against what the messages reveal (``identity.pair_recall_revealed``): a true
+person whose parts no message of theirs links (an anonymous website visit after cookies were cleared, an
+APP install that never logged in) counts as several people there, since no resolution that follows the
+messages can know them to be one; the same number for the naive baseline.
+
 The lost pairs are broken down by cause: a true person split because no message links the parts (no rule
 can join them: the ceiling of any resolution that only follows the messages), or because a message links
 them and a rule declined to merge (the conflict it recorded, by reason and identifier kind).
@@ -130,6 +135,26 @@ def keys_of(row: tuple[Any, ...]) -> list[tuple[str, str]]:
     return [*o.ids, *([("previous", o.previous)] if o.previous else [])]
 
 
+def revealed(rows: list[tuple[Any, ...]], truth: Truth) -> list[Hashable]:
+    """Per message, the part of its true person that it belongs to as far as the messages reveal: a true
+    person's messages are in one part when their identifiers connect them, through that person's own
+    messages. The "revealed truth" (what any resolution that follows the messages could know at best); a
+    person whose channels or browsers nothing ever links is several people there."""
+    msgs_of: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        msgs_of[truth.person(row[0])].append(i)
+    out: list[Hashable] = [None] * len(rows)
+    for t, idx in msgs_of.items():
+        uf = UnionFind()
+        keys = [keys_of(rows[i]) for i in idx]
+        for ks in keys:
+            for k in ks[1:]:
+                uf.union(ks[0], k)
+        for i, ks in zip(idx, keys, strict=True):
+            out[i] = (t, uf.find(ks[0]) if ks else ("alone", i))
+    return out
+
+
 def error_cases(rows: list[tuple[Any, ...]], truth: Truth, conflicts: list[Conflict],
                 examples: int) -> dict[str, Any]:
     """Where pairs were lost. Precision: predicted persons holding several true people. Recall: pairs of one
@@ -230,6 +255,9 @@ def main() -> None:
         n_precision, n_recall, n_counts = pair_scores([groups[m] for m in mids], true)
         cases = error_cases(rows, truth, conflicts, args.examples)
         ceiling = cases["linkable_pairs"] / counts["true_pairs"] if counts["true_pairs"] else 1.0
+        parts = revealed(rows, truth)
+        _, r_recall, r_counts = pair_scores([predicted(r) for r in rows], parts)
+        _, rn_recall, rn_counts = pair_scores([groups[m] for m in mids], parts)
 
         cmd = ("python -m benchmarks.bench_accuracy " + " ".join(
             a for a in sys.argv[1:] if a not in ("--keep", "--dry-run"))).strip()
@@ -244,6 +272,10 @@ def main() -> None:
                    missed_by_cause={c: {"people": v["people"], "pairs": v["pairs"]}
                                     for c, v in cases["missed_by_cause"].items()},
                    messages_without_person=cases["messages_without_person"])
+            record("identity.pair_recall_revealed", r_recall * 100, "%", rn_recall * 100, cmd,
+                   note=note + "; true people split where no message of theirs links their parts (the "
+                                "pairs no resolution that follows the messages can find)",
+                   pairs=r_counts, baseline_pairs=rn_counts)
         print(f"pairs: {counts}; false pairs {cases['false_pairs']:,} in {cases['merged_clusters']} persons; "
               f"missed pairs {counts['true_pairs'] - counts['tp']:,}, by cause:")
         for cause, v in cases["missed_by_cause"].items():
@@ -256,6 +288,7 @@ def main() -> None:
         print(f"identity: precision {precision:.4%}  recall {recall:.4%}  "
               f"(recall ceiling: {ceiling:.4%}, the pairs some message links)")
         print(f"naive (same raw user id or anonymous id): precision {n_precision:.4%}  recall {n_recall:.4%}")
+        print(f"recall against what the messages reveal: identity {r_recall:.4%}  naive {rn_recall:.4%}")
     finally:
         if args.keep or args.reuse:
             print(f"kept {work}", file=sys.stderr)

@@ -14,6 +14,7 @@ for DuckDB. Runs alternate, after one warm-up each; the figure is the median of 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -93,6 +94,7 @@ def main() -> None:
     ap.add_argument("--no-record", action="store_true", help="Print, do not write results")
     args = ap.parse_args()
     an = open_dataset(ensure_dataset(args.events, args.persons))
+    load = os.getloadavg()[0]
     found: dict[int, tuple[list[Any], float, float]] = {}
     for days in (30, DAYS):
         start = END - timedelta(days=days if days == DAYS else days - 1)  # all of it: the day before too (UTC+8)
@@ -102,13 +104,15 @@ def main() -> None:
         found[days] = got, mine, baseline
         print(f"{days} days {got}: ours {mine:.3f} s (runs {[round(x, 3) for x in t_ours]}), "
               f"baseline {baseline:.3f} s (runs {[round(x, 3) for x in t_base]})")
+    load = max(load, os.getloadavg()[0])
+    print(f"load average up to {load:.2f}")
     if args.no_record:
         return
     command = f"python -m benchmarks.bench_funnel --events {args.events} --persons {args.persons} --runs {args.runs}"
     got, mine, baseline = found[30]
     extra = {"events": args.events, "persons": args.persons, "target_s": 0.5, "runs": args.runs,
              "persons_per_step": [got[0], got[1], got[3]], "all_90_days_s": round(found[DAYS][1], 3),
-             "all_90_days_baseline_s": round(found[DAYS][2], 3)}
+             "all_90_days_baseline_s": round(found[DAYS][2], 3), "max_load_average": round(load, 2)}
     record("analytics.funnel_10m_s", mine, "s", baseline, command, **extra)
     record("analytics.funnel_10m_baseline_s", baseline, "s", None, command, **extra)
 

@@ -151,7 +151,7 @@ def time_phases(worker: IdentityWorker) -> dict[str, float]:
     timed("  apply", resolver.Batch, "apply")
     timed("  write (finish)", resolver.Batch, "finish")
     timed("    persons, identifiers, merges", resolver.Batch, "flush")
-    timed("    channels", resolver.repo, "upsert_channels")
+    timed("    channels", resolver.repo, "upsert_channel_spans")
     timed("    traits", resolver.repo, "upsert_traits")
     return spent
 
@@ -218,6 +218,7 @@ def main() -> None:
             task = asyncio.create_task(worker.run(stop))
             while worker.resolved < args.events and not task.done():  # noqa: ASYNC110 - polling a counter
                 await asyncio.sleep(0.005)
+            await worker._synced()  # and the last batch's links copied into the event store
             elapsed = time.perf_counter() - t0
             stop.set()
             await task

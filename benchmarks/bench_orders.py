@@ -102,6 +102,7 @@ def main() -> None:
     p.add_argument("--postgres", default=os.environ.get("SIYU_TEST_POSTGRES_URL",
                                                         "postgresql://postgres@127.0.0.1:5432/test"))
     p.add_argument("--only", choices=["sqlite", "postgres"])
+    p.add_argument("--no-record", action="store_true", help="print the figures without recording them")
     args = p.parse_args()
     cmd = "python -m benchmarks.bench_orders " + " ".join(sys.argv[1:])
     if args.only in (None, "sqlite"):
@@ -109,8 +110,9 @@ def main() -> None:
         ours = siyu_rate(siyu_env(work / "siyu"), args.orders, args.concurrency)
         bare = baseline_rate(siyu_env(work / "siyu"), str(work / "baseline.sqlite3"), args.orders, args.concurrency)
         print(f"SQLite: {ours:,.0f} orders placed and paid/s (bare baseline: {bare:,.0f}/s)")
-        record("orders.created_paid_per_s_sqlite", ours, "orders/s", bare, cmd.strip(),
-               note=f"embedded runtime, {args.concurrency} customers at once, one-line orders + manual payment")
+        if not args.no_record:
+                record("orders.created_paid_per_s_sqlite", ours, "orders/s", bare, cmd.strip(),
+                   note=f"embedded runtime, {args.concurrency} customers at once, one-line orders + manual payment")
     if args.only in (None, "postgres"):
         db, bare_db = fresh_pg(args.postgres), fresh_pg(args.postgres)
         try:
@@ -121,8 +123,9 @@ def main() -> None:
             drop_pg(args.postgres, db)
             drop_pg(args.postgres, bare_db)
         print(f"PostgreSQL: {ours:,.0f} orders placed and paid/s (bare baseline: {bare:,.0f}/s)")
-        record("orders.created_paid_per_s_postgres", ours, "orders/s", bare, cmd.strip(),
-               note=f"PostgreSQL, embedded bus and event store, {args.concurrency} customers at once")
+        if not args.no_record:
+            record("orders.created_paid_per_s_postgres", ours, "orders/s", bare, cmd.strip(),
+                   note=f"PostgreSQL, embedded bus and event store, {args.concurrency} customers at once")
 
 
 if __name__ == "__main__":

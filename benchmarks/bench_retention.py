@@ -14,6 +14,7 @@ each; the figure is the median of ``--runs``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -24,8 +25,7 @@ from benchmarks.analytics_data import DAYS, END, ensure_dataset, open_dataset
 from benchmarks.common import record
 from siyu.analytics.behaviour.retention import add, retention, trunc
 from siyu.analytics.behaviour.schemas import RetentionQuery, Unit
-from siyu.analytics.behaviour.sql import day_start
-from siyu.analytics.engine import Analytics
+from siyu.analytics.engine import Analytics, day_start
 
 PERIODS = 12
 
@@ -70,6 +70,7 @@ def main() -> None:
         sys.exit(f"different answers: {len(got)} cohorts; ours {sorted(table(got).items())[:5]}, "
                  f"baseline {sorted(want.items())[:5]}")
     retention(an, full)
+    load = os.getloadavg()[0]
     t_ours, t_base, t_full = [], [], []
     for _ in range(args.runs):
         t = time.perf_counter()
@@ -81,15 +82,16 @@ def main() -> None:
         t = time.perf_counter()
         retention(an, full)
         t_full.append(time.perf_counter() - t)
+    load = max(load, os.getloadavg()[0])
     mine, baseline, with_ltv = (statistics.median(x) for x in (t_ours, t_base, t_full))
     print(f"12 weekly cohorts ({sum(c.size for c in got)} persons): ours {mine:.3f} s "
           f"(runs {[round(x, 3) for x in t_ours]}), baseline {baseline:.3f} s (runs {[round(x, 3) for x in t_base]}); "
-          f"by channel with revenue {with_ltv:.3f} s")
+          f"by channel with revenue {with_ltv:.3f} s; load average up to {load:.2f}")
     if args.no_record:
         return
     command = f"python -m benchmarks.bench_retention --events {args.events} --persons {args.persons} --runs {args.runs}"
     record("analytics.retention_10m_s", mine, "s", baseline, command, events=args.events, persons=args.persons,
-           target_s=1.0, runs=args.runs, by_channel_with_revenue_s=round(with_ltv, 3))
+           target_s=1.0, runs=args.runs, by_channel_with_revenue_s=round(with_ltv, 3), max_load_average=round(load, 2))
 
 
 if __name__ == "__main__":

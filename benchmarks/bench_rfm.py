@@ -6,7 +6,7 @@ Beside it, in the same run, a hand-written single DuckDB query for the same answ
 and segment rules, written directly against the table), checked to give the same segment sizes.
 
 The data: 1,000,000 members who each ordered at least once in the year before 2026-11-01 (1 + a geometric
-number of orders, ~2.8M ``Order Completed`` events with ``total_fen``) among ~10M events in all (product
+number of orders, ~2.3M ``Order Completed`` events with ``total_fen``) among ~10M events in all (product
 views fill the rest), one DuckDB table ``events`` with the event store's columns (``person_id`` filled in,
 as in ``benchmarks/analytics_data.py``), generated once inside DuckDB and cached under
 ``benchmarks/.work/``.

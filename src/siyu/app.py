@@ -120,6 +120,11 @@ _PLATFORM_ERRORS = {
 }
 
 
+def _resource_params(operation: dict[str, Any]) -> list[str]:
+    """The parameters of an operation that name a resource (``person_id=...``): an unknown one is a 404."""
+    return [p["name"] for p in operation.get("parameters", []) if str(p.get("name", "")).endswith("_id")]
+
+
 def _document_errors(schema: dict[str, Any]) -> None:
     """Say what the platform API really answers: it needs an API token, and every error (422 included,
     which FastAPI would describe as ``{"detail": ...}``) has the ``{"error": {...}}`` shape."""
@@ -134,7 +139,8 @@ def _document_errors(schema: dict[str, Any]) -> None:
             operation.setdefault("security", [{"apiToken": []}])
             extra = dict(_PLATFORM_ERRORS)
             writes = method in ("post", "put", "patch", "delete")
-            if "{" in path or writes:
+            names = _resource_params(operation)
+            if "{" in path or writes or names:
                 extra["404"] = "No such resource (or a resource the request names)"
             if writes:
                 extra["409"] = "Conflicts with the current state (see error.code)"

@@ -213,7 +213,7 @@ def demo(
     else:
         err.print(f"Reusing the demo loaded on {info['created_at']} ({settings.data_dir / 'demo.json'}).")
     print(banner(info, host, port, settings.data_dir), flush=True)
-    serve(host=host, port=port, worker=True)
+    serve(host=host, port=port, worker=True, processes=1)
 
 
 @db_app.command("upgrade")

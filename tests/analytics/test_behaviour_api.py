@@ -7,7 +7,7 @@ from pathlib import Path
 from siyu.auth.schemas import Role, Scope
 from siyu.auth.service import create_token
 from tests.analytics import test_behaviour_funnel as funnel_fixture
-from tests.analytics.behaviour_fixtures import load
+from tests.analytics.stores import load
 from tests.conftest import Api
 
 A = "/api/v1/analytics"

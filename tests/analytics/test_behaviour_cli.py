@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from siyu.cli import app
 from siyu.warehouse.duckdb import DuckDBWarehouse
 from tests.analytics import test_behaviour_funnel as funnel_fixture
-from tests.analytics.behaviour_fixtures import load
+from tests.analytics.stores import load
 from tests.support import SIYU, base_env
 
 PERIOD = ["--start", "2026-03-02", "--end", "2026-03-08"]

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from siyu.analytics.behaviour.errors import InvalidFilter
 from siyu.analytics.behaviour.filters import PropertyFilter, compile_filter
-from tests.analytics.behaviour_fixtures import KINDS, at, ev, store
+from tests.analytics.behaviour_fixtures import at, ev
+from tests.analytics.stores import KINDS, store
 
 PROPS: list[dict[str, Any]] = [
     {"category": "tea", "price": 12, "vip": True, "note": "green tea"},

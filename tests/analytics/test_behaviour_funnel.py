@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from siyu.analytics.behaviour.funnel import funnel_persons, run_funnel
 from siyu.analytics.behaviour.funnel_schemas import FunnelPersonsQuery, FunnelQuery, FunnelResult
-from tests.analytics.behaviour_fixtures import KINDS, at, ev, on, store
+from tests.analytics.behaviour_fixtures import at, ev, on
+from tests.analytics.stores import KINDS, store
 
 V, A, OC, CR = "Product Viewed", "Product Added", "Order Completed", "Coupon Removed"
 M = 1 / 60

@@ -17,7 +17,8 @@ import pytest
 
 from siyu.analytics.behaviour.kpis import kpis
 from siyu.analytics.behaviour.schemas import KpiQuery
-from tests.analytics.behaviour_fixtures import KINDS, at, ev, on, store
+from tests.analytics.behaviour_fixtures import at, ev, on
+from tests.analytics.stores import KINDS, store
 
 V, OC = "Product Viewed", "Order Completed"
 

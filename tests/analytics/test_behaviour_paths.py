@@ -14,7 +14,8 @@ import pytest
 
 from siyu.analytics.behaviour.paths import paths
 from siyu.analytics.behaviour.schemas import PathsQuery
-from tests.analytics.behaviour_fixtures import KINDS, at, ev, on, store
+from tests.analytics.behaviour_fixtures import at, ev, on
+from tests.analytics.stores import KINDS, store
 
 V, A, OC = "Product Viewed", "Product Added", "Order Completed"
 M = 1 / 60

@@ -17,7 +17,8 @@ import pytest
 
 from siyu.analytics.behaviour.retention import retention
 from siyu.analytics.behaviour.schemas import RetentionQuery
-from tests.analytics.behaviour_fixtures import KINDS, at, ev, on, store
+from tests.analytics.behaviour_fixtures import at, ev, on
+from tests.analytics.stores import KINDS, store
 
 V, OC = "Product Viewed", "Order Completed"
 

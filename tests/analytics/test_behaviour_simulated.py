@@ -4,12 +4,10 @@ answers on both, and the answers have something in them."""
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from pydantic import BaseModel
 
@@ -20,36 +18,19 @@ from siyu.analytics.behaviour.paths import paths
 from siyu.analytics.behaviour.retention import retention
 from siyu.analytics.behaviour.schemas import KpiQuery, PathsQuery, RetentionQuery
 from siyu.analytics.engine import Analytics
-from siyu.simulate import CHANNELS, SimConfig, Simulator
-from siyu.simulate.send import send_bulk
-from siyu.sources.service import SourceAuth
-from tests.analytics.behaviour_fixtures import KINDS, open_store
-from tests.conftest import make_settings, open_api
+from siyu.simulate import SimConfig
+from tests.analytics.stores import Stored, on_each_engine, simulated
 
 END = date(2026, 3, 1)
 CONFIG = SimConfig(people=300, days=35, seed=23, end_date=END)
 PERIOD = {"start": "2026-02-01", "end": "2026-02-28"}
-Store = tuple[list[tuple[Any, ...]], list[tuple[str, str, str, int]]]
 V, A, CO, OC = "Product Viewed", "Product Added", "Checkout Started", "Order Completed"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Stored:
     """Events and identity links as the embedded runtime stored them."""
-    settings = make_settings(tmp_path_factory.mktemp("behaviour-simulated"))
-    with open_api(settings) as api:
-        sources = {ch: SourceAuth(source_id=api.source_ids[ch], channel=ch, rate_limit=None) for ch in CHANNELS}
-        send = functools.partial(send_bulk, api.runtime, sources, Simulator(CONFIG).events())
-        assert api.client.portal is not None
-        assert api.client.portal.call(send).rejected == 0
-        api.drain()
-    con = duckdb.connect(str(settings.resolved_warehouse_url().removeprefix("duckdb:///")), read_only=True)
-    try:
-        events = con.execute("SELECT * FROM event_rows ORDER BY source_id, message_id").fetchall()
-        links = con.execute("SELECT kind, value, person_id, seq FROM identity_links").fetchall()
-    finally:
-        con.close()
-    return events, links
+    return simulated(tmp_path_factory.mktemp("behaviour-simulated"), CONFIG)
 
 
 def funnel(*steps: str | dict[str, Any], **kw: Any) -> FunnelQuery:
@@ -86,17 +67,9 @@ def run_all(an: Analytics) -> dict[str, BaseModel]:
     return out
 
 
-def test_identical_answers_on_both_engines(store: Store, tmp_path: Path) -> None:
-    events, links = store
-    results = {}
-    for kind in KINDS:
-        wh = open_store(kind, tmp_path / kind)
-        try:
-            wh.write_rows(events)
-            wh.write_links(links)
-            results[kind] = {k: v.model_dump(mode="json") for k, v in run_all(Analytics.of(wh)).items()}
-        finally:
-            wh.close()
+def test_identical_answers_on_both_engines(store: Stored, tmp_path: Path) -> None:
+    results = on_each_engine(store, tmp_path,
+                             lambda an: {k: v.model_dump(mode="json") for k, v in run_all(an).items()})
     duck, ch = results["duckdb"], results["clickhouse"]
     for name in duck:
         assert duck[name] == ch[name], name

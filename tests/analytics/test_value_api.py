@@ -13,7 +13,7 @@ from siyu.auth.service import create_token
 from siyu.migrate import upgrade
 from siyu.models import Base
 from tests.analytics import test_value_attribution as fixture
-from tests.analytics.value_fixtures import load
+from tests.analytics.stores import load
 from tests.conftest import Api, make_settings, open_api
 
 A = "/api/v1/analytics"

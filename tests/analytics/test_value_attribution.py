@@ -9,7 +9,8 @@ import pytest
 
 from siyu.analytics.value import attribution, markov
 from siyu.analytics.value.channel_schemas import AttributionQuery, AttributionReport, Level, Model
-from tests.analytics.value_fixtures import KINDS, analytics_on, at, event
+from tests.analytics.stores import KINDS, store
+from tests.analytics.value_fixtures import at, event
 
 D = date
 SHOP = "https://shop.example/"
@@ -85,7 +86,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_model_by_hand(kind: str, tmp_path: Path) -> None:
-    with analytics_on(kind, tmp_path, history()) as an:
+    with store(kind, tmp_path, history()) as an:
         reports = {m: attribution.attribution(an, query(m)) for m in Model}
         by_source = attribution.attribution(an, query(Model.first, Level.source))
         by_campaign = attribution.attribution(an, query(Model.first, Level.campaign))

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from siyu.cli import app
 from siyu.warehouse.duckdb import DuckDBWarehouse
 from tests.analytics import test_value_attribution as touches
-from tests.analytics.value_fixtures import load, order
+from tests.analytics.stores import load
+from tests.analytics.value_fixtures import order
 from tests.support import SIYU, base_env
 
 
@@ -80,6 +81,12 @@ def test_rfm_and_attribution(env: dict[str, str]) -> None:
     assert table.returncode == 0 and "removal_effect" in table.stdout and "paid_search" in table.stdout
     csv_out = run(env, "rfm", "--as-of", "2026-03-31", "--format", "csv")
     assert csv_out.stdout.splitlines()[0].startswith("segment,members,share")
+    members = ok(env, "rfm", "--as-of", "2026-03-31", "--window-days", "90", "--members", "5")
+    assert len(members["members"]) == 5 and {"r", "f", "m", "segment"} <= set(members["members"][0])
+    moved = ok(env, "rfm-movement", "2026-02-28", "2026-03-31", "--window-days", "90")
+    assert sum(t["members"] for t in moved["transitions"]) == sum(map(sum, moved["matrix"])) >= rfm["customers"]
+    bad = run(env, "rfm-movement", "2026-02-30", "2026-03-31")
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
 
 
 def test_spend_import_and_economics(env: dict[str, str], tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 from siyu.analytics.value import bgnbd, clv, gammagamma
 from siyu.analytics.value.errors import NotEnoughData
 from siyu.analytics.value.schemas import ClvQuery
-from tests.analytics.value_fixtures import KINDS, analytics_on, at, event, order
+from tests.analytics.stores import KINDS, store
+from tests.analytics.value_fixtures import at, event, order
 
 D = date
 UNTIL = D(2026, 3, 31)
@@ -34,7 +35,7 @@ def history() -> list:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_calibration_summary_by_hand(kind: str, tmp_path: Path) -> None:
-    with analytics_on(kind, tmp_path, history()) as an:
+    with store(kind, tmp_path, history()) as an:
         c = clv.customers(an, UNTIL)
     assert c.person == ["P1", "P2", "P3", "P4", "P5"]
     assert c.x.tolist() == [2, 0, 1, 0, 3]
@@ -47,7 +48,7 @@ def test_report_is_the_models_on_that_summary_and_identical_on_both_engines(tmp_
     q = ClvQuery(until=UNTIL, horizon_days=90, members=10)
     reports = {}
     for kind in KINDS:
-        with analytics_on(kind, tmp_path, history()) as an:
+        with store(kind, tmp_path, history()) as an:
             reports[kind] = clv.clv(an, q)
     a, b = reports["duckdb"], reports["clickhouse"]
     assert a.model_dump() == b.model_dump()
@@ -70,7 +71,7 @@ def test_report_is_the_models_on_that_summary_and_identical_on_both_engines(tmp_
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_too_little_history_is_a_clear_error(kind: str, tmp_path: Path) -> None:
-    with analytics_on(kind, tmp_path, [order("A", D(2026, 3, 1), 100)]) as an, pytest.raises(NotEnoughData):
+    with store(kind, tmp_path, [order("A", D(2026, 3, 1), 100)]) as an, pytest.raises(NotEnoughData):
         clv.clv(an, ClvQuery(until=UNTIL))
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from siyu.analytics.value.channel_schemas import EconomicsQuery, Level, SpendOut
 from siyu.analytics.value.economics import economics
-from tests.analytics.value_fixtures import KINDS, analytics_on, at, event, order
+from tests.analytics.stores import KINDS, store
+from tests.analytics.value_fixtures import at, event, order
 
 D = date
 SHOP = "https://shop.example/"
@@ -56,7 +57,7 @@ def query(level: Level) -> EconomicsQuery:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_channel_and_campaign_economics_by_hand(kind: str, tmp_path: Path) -> None:
-    with analytics_on(kind, tmp_path, history()) as an:
+    with store(kind, tmp_path, history()) as an:
         by_channel = economics(an, query(Level.channel), SPEND)
         by_campaign = economics(an, query(Level.campaign), SPEND)
     rows = {r.channel: r for r in by_channel.rows}
@@ -82,7 +83,7 @@ def test_channel_and_campaign_economics_by_hand(kind: str, tmp_path: Path) -> No
 @pytest.mark.parametrize("kind", KINDS)
 def test_eligibility_follows_as_of(kind: str, tmp_path: Path) -> None:
     q = query(Level.channel).model_copy(update={"as_of": D(2026, 4, 15)})
-    with analytics_on(kind, tmp_path, history()) as an:
+    with store(kind, tmp_path, history()) as an:
         rows = {r.channel: r for r in economics(an, q, []).rows}
     # first orders 03-02 and 03-11: 30 days have passed for both, 90 for neither
     ps = rows["paid_search"]

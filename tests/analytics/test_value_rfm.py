@@ -10,7 +10,8 @@ import pytest
 from siyu.analytics.value import rfm
 from siyu.analytics.value.schemas import MovementQuery, RfmQuery, SegmentRule
 from siyu.analytics.value.segments import DEFAULT_SEGMENTS, OTHER, segment_of
-from tests.analytics.value_fixtures import KINDS, analytics_on, at, event, order
+from tests.analytics.stores import KINDS, store
+from tests.analytics.value_fixtures import at, event, order
 
 D = date
 
@@ -31,7 +32,7 @@ def history() -> list:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_scores_and_default_segments(kind: str, tmp_path: Path) -> None:
-    with analytics_on(kind, tmp_path, history()) as an:
+    with store(kind, tmp_path, history()) as an:
         report = rfm.rfm(an, RfmQuery(as_of=D(2026, 3, 31), window_days=90, members=100))
     got = {m.person_id: (m.recency_days, m.frequency, m.monetary_fen, m.r, m.f, m.m, m.segment)
            for m in report.members}
@@ -56,7 +57,7 @@ def test_scores_and_default_segments(kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_custom_segments_and_member_filter(kind: str, tmp_path: Path) -> None:
     rules = [SegmentRule(name="Big spenders", m=(5, 5)), SegmentRule(name="Recent", r=(4, 5))]
-    with analytics_on(kind, tmp_path, history()) as an:
+    with store(kind, tmp_path, history()) as an:
         report = rfm.rfm(an, RfmQuery(as_of=D(2026, 3, 31), window_days=90, segments=rules, members=10,
                                       segment="Recent"))
     assert {s.segment: s.members for s in report.segments} == {"Big spenders": 1, "Recent": 1, OTHER: 4}
@@ -65,7 +66,7 @@ def test_custom_segments_and_member_filter(kind: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_movement_between_two_days(kind: str, tmp_path: Path) -> None:
-    with analytics_on(kind, tmp_path, history()) as an:
+    with store(kind, tmp_path, history()) as an:
         mv = rfm.movement(an, MovementQuery(start=D(2026, 2, 15), end=D(2026, 3, 31), window_days=90))
     moves = {(t.from_segment, t.to_segment): t.members for t in mv.transitions}
     assert moves == {("Loyal", "At Risk"): 1, ("Hibernating", "Lost"): 1, ("Hibernating", "(none)"): 1,

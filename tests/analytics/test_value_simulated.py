@@ -3,12 +3,9 @@ into ClickHouse (chdb): every value analysis gives identical results on both."""
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 from pydantic import BaseModel
 
@@ -16,36 +13,18 @@ from siyu.analytics.engine import Analytics
 from siyu.analytics.value import attribution, clv, economics, rfm
 from siyu.analytics.value.channel_schemas import AttributionQuery, EconomicsQuery, Level, Model, SpendOut
 from siyu.analytics.value.schemas import ClvQuery, MovementQuery, RfmQuery
-from siyu.simulate import CHANNELS, SimConfig, Simulator
-from siyu.simulate.send import send_bulk
-from siyu.sources.service import SourceAuth
+from siyu.simulate import SimConfig
+from tests.analytics.stores import Stored, on_each_engine, simulated
 from tests.analytics.test_value_economics import NOW
-from tests.analytics.value_fixtures import KINDS, open_warehouse
-from tests.conftest import make_settings, open_api
 
 END = date(2026, 3, 1)  # the simulation covers the 60 days before
 CONFIG = SimConfig(people=300, days=60, seed=7, end_date=END)
-Store = tuple[list[tuple[Any, ...]], list[tuple[str, str, str, int]]]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Stored:
     """Events and identity links as the embedded runtime stored them."""
-    tmp = tmp_path_factory.mktemp("simulated")
-    settings = make_settings(tmp)
-    with open_api(settings) as api:
-        sources = {ch: SourceAuth(source_id=api.source_ids[ch], channel=ch, rate_limit=None) for ch in CHANNELS}
-        send = functools.partial(send_bulk, api.runtime, sources, Simulator(CONFIG).events())
-        assert api.client.portal is not None
-        assert api.client.portal.call(send).rejected == 0
-        api.drain()
-    con = duckdb.connect(str(settings.resolved_warehouse_url().removeprefix("duckdb:///")), read_only=True)
-    try:
-        events = con.execute("SELECT * FROM event_rows ORDER BY source_id, message_id").fetchall()
-        links = con.execute("SELECT kind, value, person_id, seq FROM identity_links").fetchall()
-    finally:
-        con.close()
-    return events, links
+    return simulated(tmp_path_factory.mktemp("simulated"), CONFIG)
 
 
 def run_all(an: Analytics) -> dict[str, BaseModel]:
@@ -69,17 +48,8 @@ def run_all(an: Analytics) -> dict[str, BaseModel]:
     return out
 
 
-def test_identical_results_on_both_engines(store: Store, tmp_path: Path) -> None:
-    events, links = store
-    results = {}
-    for kind in KINDS:
-        wh = open_warehouse(kind, tmp_path / kind)
-        try:
-            wh.write_rows(events)
-            wh.write_links(links)
-            results[kind] = {k: v.model_dump() for k, v in run_all(Analytics.of(wh)).items()}
-        finally:
-            wh.close()
+def test_identical_results_on_both_engines(store: Stored, tmp_path: Path) -> None:
+    results = on_each_engine(store, tmp_path, lambda an: {k: v.model_dump() for k, v in run_all(an).items()})
     duck, ch = results["duckdb"], results["clickhouse"]
     for name in duck:
         assert duck[name] == ch[name], name

@@ -9,9 +9,10 @@ resolver's code, so the two can be compared on the same delivered events:
   in. A person is identified once it holds a user_id, UnionID, phone or email.
 - The event's person is the person of its highest-priority identifier. A new one joins the first person
   of the event's other (already known) identifiers that can take it within the limits, else a new person.
-- Every other person the event touches is merged in when at most one of the two is identified and the
-  union stays within the limits; the identified one survives, otherwise the event's person does. Otherwise
-  a conflict is recorded: ``identified_persons`` when both are identified, else ``limit``.
+- Every other person the event touches is merged in when the two do not both hold an identifier of the same
+  strong kind (user_id, UnionID, phone, email) and the union stays within the limits; an identified one
+  survives an anonymous one, otherwise the event's person does. Otherwise a conflict is recorded:
+  ``identified_persons`` when both hold a strong identifier of the same kind, else ``limit``.
 - The event's new identifiers are then attached within the limits, else a ``limit`` conflict.
 - alias: ``previousId`` is a user id if some person holds that user id, otherwise an anonymous id.
 - Channel presence and (identify) traits are kept on the event's anchor: its user id, else its anonymous
@@ -92,9 +93,13 @@ class Model:
     def can_take(self, person: str, key: Key) -> bool:
         return within(self.persons[person] | {key}, self.limits)
 
+    def clash(self, a: str, b: str) -> bool:
+        """Both hold a strong identifier of the same kind: two customers known by different values."""
+        kinds_a = {k[0] for k in self.persons[a] if k[0] in STRONG}
+        return any(k[0] in kinds_a for k in self.persons[b])
+
     def mergeable(self, a: str, b: str) -> bool:
-        both = self.identified(a) and self.identified(b)
-        return not both and within(self.persons[a] | self.persons[b], self.limits)
+        return not self.clash(a, b) and within(self.persons[a] | self.persons[b], self.limits)
 
     def new_person(self) -> str:
         pid = f"r{len(self.persons) + len(self.merged_into) + 1}"
@@ -131,8 +136,8 @@ class Model:
                 self.persons[person] |= self.persons.pop(other)
                 self.merged_into[other] = person
             else:
-                both = self.identified(person) and self.identified(other)
-                self.conflicts.add(("identified_persons" if both else "limit", person, other, key))
+                clash = self.clash(person, other)
+                self.conflicts.add(("identified_persons" if clash else "limit", person, other, key))
         for key in rest:  # the identifiers nobody had (merging attaches none, so these are still unknown)
             if self.owner(key) is not None:
                 continue

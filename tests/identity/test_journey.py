@@ -107,6 +107,39 @@ def test_two_user_ids_sharing_a_device_or_phone_stay_two_people_with_a_conflict(
     assert [(r[0], r[1], r[2]) for r in rows] == [("mum", 1, mum), ("son", 1, son)]
 
 
+def test_parts_known_by_complementary_identifiers_join_at_the_login(api: Api) -> None:
+    """A mini-program visitor whose wx.login revealed a UnionID, and a web guest who left a phone, are both
+    identified before anything links them; the member login that carries the user id, the UnionID and the
+    phone joins them (nothing they hold contradicts), while two guests' different phones on one browser
+    stay two people with a conflict."""
+    ext = [{"id": OPENID, "type": "wechat_openid", "collection": APPID}]
+    send(api, "miniprogram",
+         msg("identify", anonymousId="mp-anon-5", traits={"wechat_unionid": UNIONID, "wechat_openid": OPENID,
+                                                         "wechat_appid": APPID}, context={"externalIds": ext}))
+    send(api, "web", msg("identify", anonymousId="web-anon-5", traits={"phone": "13700137000"}))
+    api.drain()
+    assert person_id(api, "wechat_unionid", UNIONID) != person_id(api, "phone", "13700137000")
+    send(api, "miniprogram",
+         msg("identify", anonymousId="mp-anon-5", userId="member-5",
+             traits={"wechat_unionid": UNIONID, "phone": "137 0013 7000"}, context={"externalIds": ext}))
+    send(api, "web",
+         msg("identify", anonymousId="shared-browser", traits={"phone": "13600136000"}),
+         msg("identify", anonymousId="other-browser", traits={"phone": "13500135000"}),
+         msg("identify", anonymousId="shared-browser", traits={"phone": "13500135000"}))
+    api.drain()
+    p = person(api, "user_id", "member-5")
+    assert p is not None
+    assert identifiers(p) == {
+        ("user_id", "member-5"), ("wechat_unionid", UNIONID), ("phone", "+8613700137000"),
+        ("wechat_openid", f"{APPID}:{OPENID}"), ("anonymous_id", "mp-anon-5"), ("anonymous_id", "web-anon-5")}
+    first, second = person_id(api, "phone", "13600136000"), person_id(api, "phone", "13500135000")
+    assert first != second and person_id(api, "anonymous_id", "shared-browser") == first
+    r = api.client.get("/api/v1/identity/conflicts", headers=api.admin_headers())
+    pairs = {frozenset((c["person_id"], c["other_person_id"])) for c in r.json()["items"]
+             if c["reason"] == "identified_persons"}
+    assert pairs == {frozenset((first, second))}
+
+
 def test_junk_ids_never_join_anyone(api: Api) -> None:
     for i, junk in enumerate(["undefined", "null", "0", "-1", "00000000-0000-0000-0000-000000000000", "guest",
                               "[object Object]", "NaN"]):

@@ -201,9 +201,9 @@ def call(draw: Draw, n: int, run: int, idents: list[Ident], previous: list[Ident
 
 @st.composite
 def separate_people(draw: Draw, run: int = 0) -> Scenario:
-    """2-5 people who share nothing, each seen in calls that connect all their identifiers. A strong identifier
-    other than the person's strongest only ever comes with the strongest (otherwise two parts of one person
-    could both become identified before anything links them, and the rules then keep them apart)."""
+    """2-5 people who share nothing, each seen in calls that connect all their identifiers, in any grouping:
+    two parts of one person may both be identified before anything links them (a UnionID on one, a phone on
+    the other), and are still joined, since a person here holds at most one identifier of each strong kind."""
     counter = itertools.count()
     calls: list[Call] = []
     everyone: list[Ident] = []
@@ -216,8 +216,6 @@ def separate_people(draw: Draw, run: int = 0) -> Scenario:
         groups += draw(st.lists(st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True), max_size=3))
         groups += [[x] for x in ids if x.kind not in STRONG and draw(st.booleans())]  # anonymous browsing
         for group in groups:
-            if primary not in group and any(x.kind in STRONG for x in group):
-                group.append(primary)
             if not any(x in handles for x in group):
                 group.append(draw(st.sampled_from(handles)))
             anons = [x for x in group if x.kind == "anonymous_id"]

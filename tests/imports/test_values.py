@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
 
+from siyu.identity.kinds import normalize
 from siyu.imports import values as v
 from siyu.imports.errors import BadMapping
 
@@ -63,3 +65,18 @@ def test_identifiers_currencies_channels_and_quantities() -> None:
     for q in ("0", "1.5", "-2", "x"):
         with pytest.raises(v.RowError):
             v.quantity(q)
+
+
+def test_the_mainland_mobile_shortcut_agrees_with_normalize() -> None:
+    rnd = random.Random(4)
+    taken = 0
+    for prefix in range(100, 200):
+        for _ in range(40):
+            raw = f"{prefix}{rnd.randrange(10**8):08d}"
+            fast = v.cn_mobile(raw)
+            if fast is not None:
+                taken += 1
+                assert fast == normalize("phone", raw), raw
+    assert taken > 1000  # most mainland mobile prefixes take it
+    assert v.cn_mobile("+86 138 0013 8000") is None and v.cn_mobile("1380013800") is None
+    assert v.cn_mobile("１３８００１３８０００") is None  # full-width digits: normalize decides

@@ -73,12 +73,13 @@ def settle(api: Api) -> None:
         await rt.domain.relay.drain()
         await flash.drain(idle_s=0.05)
 
+    assert api.client.portal is not None
     api.client.portal.call(go)
 
 
 def sweep(api: Api, at: datetime) -> tuple[int, int]:
     rt = api.runtime
-    return FlashSweeper(rt.db, rt.domain.flash_quotas, clock=lambda: at).sweep()  # type: ignore[no-any-return]
+    return FlashSweeper(rt.db, rt.domain.flash_quotas, clock=lambda: at).sweep()
 
 
 def test_an_attempt_reserves_and_the_order_pays_the_flash_price(api: Api, shop: Shop) -> None:

@@ -8,6 +8,7 @@ yet (``coalesce(person_id, 'anon:' || anonymous_id)``, see :data:`PERSON`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from siyu.analytics.dialect import Dialect
@@ -37,3 +38,13 @@ class Analytics:
     def scalar(self, sql: str) -> Any:
         rows = self.rows(sql, 1)
         return rows[0][0] if rows else None
+
+
+def day_start(an: Analytics, day: date) -> datetime:
+    """The UTC instant at which the brand-local ``day`` begins."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(minutes=an.dialect.offset)
+
+
+def local_today(an: Analytics) -> date:
+    """Today in the brand's time zone."""
+    return (datetime.now(UTC) + timedelta(minutes=an.dialect.offset)).date()

@@ -156,7 +156,7 @@ class Collector:
             EVENTS_REJECTED.labels(code="invalid_field").inc()
             raise InvalidMessage(str(exc), code="invalid_field") from exc
         except msgspec.DecodeError as exc:
-            raise InvalidBody(details={"reason": str(exc)}) from exc
+            raise _not_json(exc, body) from exc
         except (UnicodeDecodeError, RecursionError) as exc:
             raise _undecodable(exc) from exc
         source = await self._authenticate(info.authorization, msg.writeKey)
@@ -180,7 +180,7 @@ class Collector:
             await self._authenticate(info.authorization, _body_key(body))
             raise InvalidBody(f"Not a batch: {exc}", code="invalid_batch") from exc
         except msgspec.DecodeError as exc:
-            raise InvalidBody(details={"reason": str(exc)}) from exc
+            raise _not_json(exc, body) from exc
         except (UnicodeDecodeError, RecursionError) as exc:
             raise _undecodable(exc) from exc
         source = await self._authenticate(info.authorization, env.writeKey)
@@ -205,7 +205,8 @@ class Collector:
                 except msgspec.ValidationError as exc:
                     raise ItemError("invalid_field", str(exc)) from exc
                 except msgspec.DecodeError as exc:
-                    raise ItemError("invalid_json", str(exc)) from exc
+                    err = _not_json(exc, bytes(raw), "message")
+                    raise ItemError(err.code, err.message) from exc
                 except (UnicodeDecodeError, RecursionError) as exc:
                     err = _undecodable(exc, "message")
                     raise ItemError(err.code, err.message) from exc
@@ -238,6 +239,15 @@ def _is_utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _not_json(exc: msgspec.DecodeError, data: bytes, what: str = "body") -> InvalidBody:
+    """A decode error; msgspec (0.19+) reports bad UTF-8 inside a string as one too, so tell those apart."""
+    if not _is_utf8(data):
+        return InvalidBody(f"The {what} is not valid UTF-8.", code="invalid_utf8", details={"reason": str(exc)})
+    if what == "body":
+        return InvalidBody(details={"reason": str(exc)})
+    return InvalidBody(f"The {what} is not valid JSON: {exc}", code="invalid_json")
 
 
 def _undecodable(exc: UnicodeDecodeError | RecursionError, what: str = "body") -> InvalidBody:

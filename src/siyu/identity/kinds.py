@@ -3,8 +3,10 @@
 Rules (see docs/identity.md):
 - Kinds in priority order: ``user_id`` > ``wechat_unionid`` > ``phone``, ``email`` > ``wechat_openid`` >
   ``device_id``, ``anonymous_id``. An event belongs to the person of its highest-priority identifier.
-- A person is *identified* once it holds a ``user_id``, UnionID, phone or email; two identified persons are
-  never merged by resolution, only by an operator.
+- A person is *identified* once it holds a ``user_id``, UnionID, phone or email (the ``STRONG`` kinds). Two
+  persons that both hold a strong identifier of the same kind (two user ids, two phones, ...) are two
+  customers known by different values: never merged by resolution, only by an operator. Persons known by
+  complementary kinds (a UnionID on one, a user id and phone on the other) are parts of one customer.
 - Per-kind limits cap what automatic resolution attaches to one person (one user id, one UnionID, one
   OpenID per app, a few phones and emails, many devices and anonymous ids), so one shared device or a
   buggy client cannot collapse many people into one. Operator merges are not capped.

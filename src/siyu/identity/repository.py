@@ -4,7 +4,7 @@ operator tools."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, update
@@ -65,9 +65,35 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield values[i:i + size]
 
 
+def _sqlite(session: Session) -> Any | None:
+    """The session's DB-API connection when it is SQLite (same transaction), else None. The resolver's bulk
+    statements go to it directly on SQLite: its ``executemany`` and ``fetchall`` skip SQLAlchemy's per-row
+    parameter and result processing, which costs more there than the statements themselves."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        return None
+    return conn.connection.driver_connection
+
+
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+
+
+def sqlite_timestamp(us: int) -> str:
+    """Microseconds since the epoch as SQLAlchemy stores a UTC datetime in SQLite (``UTCDateTime``)."""
+    d = _EPOCH_NAIVE + timedelta(microseconds=us)
+    return f"{d:%Y-%m-%d %H:%M:%S}.{d.microsecond:06d}"
+
+
 def find_identifiers(session: Session, kind: str, values: Sequence[str]) -> list[tuple[str, str, str]]:
     """(value, identifier id, person id) for the given values of one kind."""
     out: list[tuple[str, str, str]] = []
+    raw = _sqlite(session)
+    if raw is not None:
+        for part in chunks(values, 900):  # under SQLite's default limit of host parameters
+            sql = ("SELECT value, id, person_id FROM identifiers WHERE kind = ? AND value IN ("
+                   + ",".join("?" * len(part)) + ")")
+            out.extend(raw.execute(sql, (kind, *part)).fetchall())
+        return out
     for part in chunks(values):
         rows = session.execute(
             select(Identifier.value, Identifier.id, Identifier.person_id)
@@ -133,6 +159,24 @@ def insert_merges(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 def identifier_ids_of(session: Session, person_id: str) -> list[str]:
     return list(session.scalars(select(Identifier.id).where(Identifier.person_id == person_id)
                                 .order_by(Identifier.id)))
+
+
+def upsert_channel_spans(session: Session, spans: Sequence[tuple[str, str, int, int]]) -> None:
+    """Channel presence: (identifier id, channel, first seen, last seen in microseconds since the epoch); an
+    existing row keeps the earliest first and the latest last."""
+    if not spans:
+        return
+    raw = _sqlite(session)
+    if raw is None:
+        upsert_channels(session, [{"identifier_id": i, "channel": c, "first_seen": utc_from_us(a),
+                                   "last_seen": utc_from_us(b)} for i, c, a, b in spans])
+        return
+    ts = sqlite_timestamp
+    raw.executemany(
+        "INSERT INTO identifier_channels (identifier_id, channel, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (identifier_id, channel) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), "
+        "last_seen = max(last_seen, excluded.last_seen)",
+        [(i, c, ts(a), ts(b)) for i, c, a, b in spans])
 
 
 def upsert_channels(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -4,13 +4,16 @@ For each event, in delivery order (rules in ``kinds`` and docs/identity.md):
 1. The event's person is the person of its highest-priority identifier. A new highest-priority identifier
    joins the person of the event's other identifiers when the per-kind limit allows (a new user id on an
    anonymous browser's person), otherwise it starts a new person (a second user id on a shared device).
-2. Every other person the event touches is merged into it when at most one of the two is identified, the
-   merged person would stay within the per-kind limits, and an operator has not separated the two. The
-   identified person survives. Any event that carries two identifiers links them (as Mixpanel's and
-   Amplitude's identity merges do), not only identify and alias: a ``track`` with a user id and an
-   anonymous id says the same as the ``identify`` that preceded it, so a lost or late identify changes
-   nothing and the outcome does not depend on delivery order. Two identified persons are never merged
-   here: the conflict is recorded for an operator.
+2. Every other person the event touches is merged into it when the two do not both hold an identifier of
+   the same strong kind (two user ids, UnionIDs, phones or emails: two customers known by different
+   values), the merged person would stay within the per-kind limits, and an operator has not separated the
+   two. An identified person survives an anonymous one. Any event that carries two identifiers links them
+   (as Mixpanel's and Amplitude's identity merges do), not only identify and alias: a ``track`` with a user
+   id and an anonymous id says the same as the ``identify`` that preceded it, so a lost or late identify
+   changes nothing and the outcome does not depend on delivery order. Persons known by complementary
+   identifiers (a WeChat UnionID from ``wx.login`` on one, the user id and phone of a later login on the
+   other) are one customer's parts and are merged; two persons known by different values of one kind are
+   never merged here: the conflict is recorded for an operator.
 3. The event's new identifiers are attached to the person within the limits; one over a limit is recorded
    as a conflict and left unattached.
 
@@ -207,8 +210,14 @@ class Batch:
         pair = {a, b}
         return any({self.cache.find(x), self.cache.find(y)} == pair for x, y in self.cache.separated)
 
+    def clash(self, a: str, b: str) -> bool:
+        """Whether both persons hold an identifier of the same strong kind (user id, UnionID, phone, email):
+        two customers known by different values, which resolution never merges (an operator may)."""
+        ca, cb = self.counts(a), self.counts(b)
+        return any(ca[k] and cb[k] for k in STRONG)
+
     def mergeable(self, a: str, b: str) -> bool:
-        if self.identified(a) and self.identified(b):
+        if self.clash(a, b):
             return False
         ca, cb = self.counts(a), self.counts(b)
         return all(ca[k] + n <= LIMITS[k.partition(":")[0]] for k, n in cb.items())
@@ -308,7 +317,7 @@ class Batch:
                     else (person, other)
                 self.merge(loser, winner, o.trigger, o.message_id)
                 person = winner
-            elif self.identified(person) and self.identified(other):
+            elif self.clash(person, other):
                 self.conflict("identified_persons", person, other, key, o.message_id)
             else:
                 self.conflict("limit", person, other, key, o.message_id)
@@ -352,10 +361,8 @@ class Batch:
     def finish(self) -> Outcome:
         self.flush()
         # In key order: neighbouring rows share pages, which the upserts then find in the page cache.
-        repo.upsert_channels(self.session, [
-            {"identifier_id": ident, "channel": channel, "first_seen": from_us(a), "last_seen": from_us(b)}
-            for (ident, channel), (a, b) in sorted(self._channels.items())
-        ])
+        repo.upsert_channel_spans(self.session, [
+            (ident, channel, a, b) for (ident, channel), (a, b) in sorted(self._channels.items())])
         repo.upsert_traits(
             self.session,
             [{"identifier_id": ident, "key": key, "value": value, "observed_at": from_us(at)}

@@ -1,16 +1,13 @@
-"""Bulk inserts for imports: ``executemany`` of plain tuples with each column's own bind processor (UTC
-times, JSON) applied to each value, without SQLAlchemy's per-row statement machinery (which costs several
-times the insert itself on a 27-column table). Values and types are what the ORM would write (JSON on
-SQLite is encoded by msgspec: the same JSON, without the spaces).
-
-:func:`outbox_rows` writes domain events as ``outbox.service.emit_many`` does (ready payloads from
-``outbox.service.payload``, unpublished), through the same fast path.
+"""Bulk inserts for imports: ``executemany`` of plain rows whose values are already what each column's bind
+processor makes of them (UTC times, JSON text), without SQLAlchemy's per-row statement machinery (which
+costs several times the insert itself on a 27-column table). Values and types are what the ORM would write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy import JSON, Column, Table
@@ -18,10 +15,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from siyu.kit.clock import utcnow
-from siyu.outbox.models import OutboxMessage
-
-_OUTBOX = cast(Table, OutboxMessage.__table__)
 OUTBOX_COLUMNS = ("id", "topic", "payload", "created_at", "published")
 _encode = msgspec.json.Encoder().encode
 
@@ -32,49 +25,36 @@ def _processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
     return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
-def _processed(raw: tuple[Any, ...], proc: Callable[[Any], Any]) -> list[Any] | tuple[Any, ...]:
-    """One column's values through its processor: a column of one value (a time shared by every row, a flag)
-    costs one call."""
-    first = raw[0]
-    if raw.count(first) == len(raw):
-        return (None if first is None else proc(first),) * len(raw)
-    return [None if v is None else proc(v) for v in raw]
-
-
 def _json_text(value: Any) -> str:
     return _encode(value).decode()
 
 
-def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """INSERT ``rows`` (tuples in the order of ``columns``) into ``table`` in the session's transaction. A
-    column not given takes the model's scalar default, else the database's default or NULL."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect
+@dataclass(frozen=True)
+class Shape:
+    """A multi-row INSERT into some columns of a table on one dialect: its SQL (the given columns, then the
+    model's scalar defaults of the columns not given, as the ORM would fill them in), those defaults ready
+    to append to each row, and the bind processor of each column that has one (the caller applies them)."""
+
+    sql: str
+    columns: tuple[str, ...]
+    extra: tuple[Any, ...]
+    processors: dict[str, Callable[[Any], Any]]
+
+
+def shape(dialect: Dialect, table: Table, columns: Sequence[str]) -> Shape:
     prep = dialect.identifier_preparer
-    # the model's scalar defaults of the columns not given (as the ORM would fill them in)
     fill = [(c.name, c.default.arg) for c in table.columns
             if c.name not in columns and isinstance(c.default, ScalarElementColumnDefault)]
-    if fill:
-        columns = [*columns, *(name for name, _ in fill)]
-        extra = tuple(value for _, value in fill)
-        rows = [row + extra for row in rows]
-    procs = [(i, p) for i, p in enumerate(_processor(table.c[c], dialect) for c in columns) if p is not None]
-    if procs:
-        cols: list[Any] = list(zip(*rows, strict=True))
-        done: list[tuple[type[Any], tuple[Any, ...], Any]] = []
-        for i, p in procs:
-            kind, raw = type(table.c[columns[i]].type), cols[i]
-            # a column equal to one already processed (an order's created, paid and completed times)
-            cols[i] = next((out for k, r, out in done if k is kind and r == raw), None) or _processed(raw, p)
-            done.append((kind, raw, cols[i]))
-        rows = list(zip(*cols, strict=True))
+    names = (*columns, *(name for name, _ in fill))
+    procs = {c: p for c in names if (p := _processor(table.c[c], dialect)) is not None}
+    extra = tuple(value if value is None or name not in procs else procs[name](value) for name, value in fill)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in columns)}) "
-           f"VALUES ({', '.join(mark for _ in columns)})")
-    session.connection().exec_driver_sql(sql, rows)
+    sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in names)}) "
+           f"VALUES ({', '.join(mark for _ in names)})")
+    return Shape(sql, names, extra, procs)
 
 
-def outbox_rows(session: Session, payloads: list[dict[str, Any]]) -> None:
-    now = utcnow()
-    insert_rows(session, _OUTBOX, OUTBOX_COLUMNS, [(p["id"], p["topic"], p, now, False) for p in payloads])
+def execute(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """``executemany`` in the session's transaction of rows in the database's form (see :class:`Shape`)."""
+    if rows:
+        session.connection().exec_driver_sql(sql, rows)

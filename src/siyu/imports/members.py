@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from siyu.identity.extract import Key, Observation, ordered
@@ -78,6 +79,9 @@ class MemberImport:
         self.trait_cols = list(traits.items())
         self.col = bind(header, self.options.columns)
         self.width = len(header)
+
+    def target(self, dialect: Dialect) -> None:
+        """Member rows are written through the ORM: nothing to build ahead for a dialect."""
 
     def fingerprint(self) -> dict[str, Any]:
         return {**self.options.fingerprint(), "as_of": iso(self.as_of)}

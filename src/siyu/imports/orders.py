@@ -3,8 +3,10 @@ rows must be next to each other in the file). An imported order is a completed p
 its order time, ``import_source`` the run's source and ``external_id`` the order id (or, without an order id
 column, a hash of the row's customer, time, amount, currency, SKU and quantity), so importing again adds
 nothing. Each order emits ``orders.paid`` ("Order Completed" at its order time, under the person's event
-anchor) through the outbox (payloads from ``outbox.service.payload``, written in bulk), so the event
-store and the profile counters see the history.
+anchor) through the outbox (the payload ``outbox.service.payload`` makes, as JSON text), so the event store
+and the profile counters see the history. The rows are parsed, checked and built in ``prepare`` (no
+database; the runner does it in a second process, a chunk ahead); ``write`` resolves the customers and
+writes the chunk's orders, lines and events with one ``executemany`` each (``order_rows``).
 
 A bad row is reported and skipped with every other row of its order; the rest of the chunk is imported.
 """
@@ -13,55 +15,30 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
 from operator import itemgetter
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from siyu.identity.extract import Key, Observation
-from siyu.identity.kinds import KINDS, Kind
+from siyu.identity.extract import Key
+from siyu.identity.kinds import KINDS
 from siyu.imports import values as v
-from siyu.imports.bulk import insert_rows, outbox_rows
+from siyu.imports.bulk import execute
 from siyu.imports.checkpoint import BadRow
 from siyu.imports.csvsource import Record
-from siyu.imports.currencies import minor_digits
 from siyu.imports.mapping import ORDER_COLUMNS as MAPPED
 from siyu.imports.mapping import OrderOptions, bind
+from siyu.imports.order_rows import PERSON, TOPIC, Built, Line, Rows, who
 from siyu.imports.people import People
-from siyu.imports.rows import ChunkResult, id_at, micros
-from siyu.orders.events import NAMES
-from siyu.orders.models import Order, OrderLine
-from siyu.outbox.service import Track, payload
-
-TOPIC = "orders.paid"
-EVENT = NAMES[TOPIC]  # "Order Completed"
-USER, ANONYMOUS = Kind.user_id.value, Kind.anonymous_id.value
-_ORDERS = cast(Table, Order.__table__)
-_LINES = cast(Table, OrderLine.__table__)
-# Every column an imported row has a value for (the others are NULL: no pickup, address, reservation, ...).
-ORDER_COLUMNS = ("id", "person_id", "channel", "status", "fulfilment", "pickup_attempts", "currency", "subtotal_fen",
-                 "discount_fen", "shipping_fen", "total_fen", "paid_fen", "refunded_fen", "note", "created_at",
-                 "paid_at", "completed_at", "import_source", "external_id")
-LINE_COLUMNS = ("id", "order_id", "sku_code", "title", "quantity", "unit_price_fen", "total_fen", "refunded_quantity")
-
-
-class Line(NamedTuple):
-    line: int
-    external_id: str
-    customer: Key
-    at: datetime
-    amount: int  # the line's total, minor units
-    currency: str
-    quantity: int
-    sku: str
-    title: str
-    channel: str
+from siyu.imports.rows import ChunkResult
+from siyu.kit.clock import utcnow
+from siyu.orders.models import Order
 
 
 class Prepared(NamedTuple):
-    orders: list[list[Line]]  # whole orders, each its lines
+    orders: Built  # the whole orders of the chunk, their rows built
     result: ChunkResult  # the bad rows and skipped duplicates found so far
 
 
@@ -79,6 +56,12 @@ class OrderImport:
         self.has_order_id = False
         self._pick: Callable[[list[str]], Any] = itemgetter(0)
         self.run_id = ""
+        self.rows: Rows | None = None
+        self._who: dict[tuple[str, Key], tuple[str, str]] = {}
+
+    def target(self, dialect: Dialect) -> None:
+        """The database the rows are built for (before ``prepare``)."""
+        self.rows = Rows(dialect, self.source)
 
     def bind(self, header: list[str]) -> None:
         self.col = bind(header, self.options.columns)
@@ -147,14 +130,15 @@ class OrderImport:
                     tainted.setdefault(oid, rec[0])
                 continue
             groups.setdefault(ln.external_id, []).append(ln)
-        return Prepared(self._whole(groups, tainted, out, derived=group is None), out)
+        assert self.rows is not None, "target() first"
+        return Prepared(self.rows.build(self._whole(groups, tainted, out, derived=group is None)), out)
 
     def write(self, session: Session, prepared: Prepared) -> ChunkResult:
-        out = prepared.result
-        orders = self._new(session, prepared.orders, out) if prepared.orders else []
-        if orders:
-            self._write(session, orders)
-            out.imported += sum(len(lines) for lines in orders)
+        built, out = prepared
+        if built.keys:
+            fresh = self._new(session, built, out)
+            if fresh is None or fresh:
+                out.imported += self._write(session, built, fresh)
         return out
 
     def _whole(self, groups: dict[str, list[Line]], tainted: dict[str, int], out: ChunkResult,
@@ -185,75 +169,68 @@ class OrderImport:
                 out.bad.extend(BadRow(ln.line, "order_rejected", reason) for ln in lines)
         return orders
 
-    def _new(self, session: Session, orders: list[list[Line]], out: ChunkResult) -> list[list[Line]]:
-        """Drop the orders imported before (same source and order id, same total: skipped); one imported before
-        with another total is reported (the export changed, or an order's rows were not together)."""
+    def _new(self, session: Session, built: Built, out: ChunkResult) -> list[int] | None:
+        """The orders not imported before (their indexes; None: all of them). One imported before (same source
+        and order id) with the same total is skipped; one with another total is reported (the export changed,
+        or an order's rows were not together)."""
         existing: dict[str, tuple[int, str]] = {}
-        keys = [lines[0].external_id for lines in orders]
+        keys = [k[0] for k in built.keys]
         for i in range(0, len(keys), 2000):
             rows = session.execute(select(Order.external_id, Order.total_fen, Order.currency).where(
                 Order.import_source == self.source, Order.external_id.in_(keys[i:i + 2000])))
             existing.update({str(r[0]): (int(r[1]), r[2]) for r in rows})
         if not existing:
-            return orders
+            return None
         fresh = []
-        for lines in orders:
-            before = existing.get(lines[0].external_id)
+        for i, (ext, _, total, currency) in enumerate(built.keys):
+            before = existing.get(ext)
             if before is None:
-                fresh.append(lines)
+                fresh.append(i)
                 continue
-            now = (sum(ln.amount for ln in lines), lines[0].currency)
-            if before == now:
-                out.skipped += len(lines)
+            numbers = built.numbers[built.ends[i - 1] if i else 0:built.ends[i]]
+            if before == (total, currency):
+                out.skipped += len(numbers)
             else:
-                reason = (f"order {lines[0].external_id!r} was imported before with total {before[0]} {before[1]} "
-                          f"(minor units), not {now[0]} {now[1]}; an order's rows must be next to each other")
-                out.bad.extend(BadRow(ln.line, "order_conflict", reason) for ln in lines)
+                reason = (f"order {ext!r} was imported before with total {before[0]} {before[1]} "
+                          f"(minor units), not {total} {currency}; an order's rows must be next to each other")
+                out.bad.extend(BadRow(n, "order_conflict", reason) for n in numbers)
         return fresh
 
-    def observation(self, ln: Line) -> Observation:
-        """A customer to resolve, without an anchor: the import records no channel presence itself (the
-        identity worker records it from the orders' events, at their times, under the person's event anchor)."""
-        return Observation(message_id=f"import:{self.source}:{ln.external_id}", channel=ln.channel,
-                           at_us=micros(ln.at), ids=[ln.customer], trigger="import", anchor=None)
-
-    def _write(self, session: Session, orders: list[list[Line]]) -> None:
+    def _write(self, session: Session, built: Built, fresh: list[int] | None) -> int:
+        """Write the orders ``fresh`` (None: all) of ``built``, their lines and events; the lines written."""
+        keys, order_rows, line_rows, events = built.keys, built.orders, built.lines, built.events
+        if fresh is not None:  # some were imported before: only the others, and their lines
+            ends = built.ends
+            keys, order_rows = [keys[i] for i in fresh], [order_rows[i] for i in fresh]
+            events = [events[i] for i in fresh]
+            line_rows = [row for i in fresh for row in built.lines[ends[i - 1] if i else 0:ends[i]]]
         batch = self.people.begin(session)
-        firsts = {lines[0].customer: lines[0] for lines in reversed(orders)}
-        persons = self.people.customers(batch, firsts, self.observation)
+        persons = self.people.customers(batch, dict.fromkeys(k[1] for k in keys))
         anchors = self.people.event_anchors(session, batch, {p: k for k, p in persons.items()})
         self.people.finish(batch)
-        order_rows: list[tuple[Any, ...]] = []
-        line_rows: list[tuple[Any, ...]] = []
-        events: list[dict[str, Any]] = []
-        source = self.source
-        scales: dict[str, int] = {}
-        for lines in orders:
-            first = lines[0]
-            at, cur, ch, ext = first.at, first.currency, first.channel, first.external_id
-            person = persons[first.customer]
-            order_id = id_at(at)
-            total = first.amount if len(lines) == 1 else sum(ln.amount for ln in lines)
-            scale = scales.get(cur)
-            if scale is None:
-                scale = scales[cur] = 10 ** (minor_digits(cur) or 0)
-            order_rows.append((order_id, person, ch, "completed", "delivery", 0, cur, total, 0, 0, total, total, 0,
-                               "", at, at, at, source, ext))
-            products = []
-            for ln in lines:
-                unit = ln.amount // ln.quantity
-                line_rows.append((id_at(at), order_id, ln.sku, ln.title, ln.quantity, unit, ln.amount, 0))
-                products.append({"product_id": None, "sku": ln.sku, "name": ln.title, "price": unit / scale,
-                                 "quantity": ln.quantity})
-            kind, value = anchors[person]
-            yuan = total / scale
-            data = {"order_id": order_id, "status": "completed", "channel": ch, "amount_fen": total,
-                    "total_fen": total, "currency": cur, "import_source": source, "external_id": ext}
-            props = {"order_id": order_id, "total": yuan, "total_fen": total, "currency": cur, "products": products,
-                     "fulfilment": "delivery", "revenue": yuan, "subtotal": yuan, "shipping": 0.0, "discount": 0.0,
-                     "import_source": source}
-            track = Track(EVENT, ch, value if kind == USER else None, value if kind == ANONYMOUS else None, props)
-            events.append(payload(TOPIC, data, person_id=person, track=track, at=at))
-        insert_rows(session, _ORDERS, ORDER_COLUMNS, order_rows)
-        insert_rows(session, _LINES, LINE_COLUMNS, line_rows)
-        outbox_rows(session, events)
+        known = self._who
+        if len(known) > 1_000_000:
+            known.clear()
+        texts: dict[Key, tuple[str, str]] = {}  # customer -> its person's JSON parts (see order_rows.who)
+        for customer, p in persons.items():
+            text = known.get((p, anchors[p]))
+            if text is None:
+                text = known[(p, anchors[p])] = who(p, anchors[p])
+            texts[customer] = text
+        assert self.rows is not None
+        shapes = self.rows
+        procs = shapes.outbox.processors
+        # as outbox.service.emit_many writes them: created now, unpublished
+        tail = tuple(procs[c](x) if c in procs else x for c, x in (("created_at", utcnow()), ("published", False)))
+        tail += shapes.outbox.extra
+        written: list[tuple[Any, ...]] = []
+        messages: list[tuple[Any, ...]] = []
+        for key, row, (message, head, middle, end) in zip(keys, order_rows, events, strict=True):
+            row[PERSON] = persons[key[1]]
+            written.append(tuple(row))
+            person, anchor = texts[key[1]]
+            messages.append((message, TOPIC, f"{head}{person}{middle}{anchor}{end}", *tail))  # order_rows.event
+        execute(session, shapes.orders.sql, written)
+        execute(session, shapes.lines.sql, line_rows)
+        execute(session, shapes.outbox.sql, messages)
+        return len(line_rows)

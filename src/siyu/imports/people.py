@@ -2,7 +2,9 @@
 resolver's batch (``resolver.begin`` ... ``finish``) with one :class:`~siyu.identity.resolver.Cache` kept
 across chunks, so known customers cost a dictionary lookup, not a query.
 
-- Order rows: each customer identifier resolves to its person, or a new person holding it.
+- Order rows: each customer identifier resolves to its person, or a new person holding it and its event
+  anchor (what the resolver makes of an observation of one unknown identifier, written in bulk beside the
+  batch's own writes).
 - The event anchor of each person (as ``identity.anchors.event_anchor``: its user id, else its ``siyu:``
   anonymous id, attached in the same batch when missing), for the events of its imported orders.
 - Member rows: all the row's identifiers join one person, as a trusted login would; a row that would join
@@ -13,21 +15,27 @@ across chunks, so known customers cost a dictionary lookup, not a query.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from siyu.identity.anchors import ANCHOR_PREFIX
 from siyu.identity.extract import Key, Observation
 from siyu.identity.kinds import LIMITS, Kind, limit_key
-from siyu.identity.models import Identifier
+from siyu.identity.models import Identifier, Person
 from siyu.identity.repository import chunks
 from siyu.identity.resolver import Batch, Cache, Outcome, begin, committed
+from siyu.imports.bulk import execute, shape
+from siyu.kit.ids import new_id
 
 ACTOR = "import"
-T = TypeVar("T")
+ANONYMOUS = Kind.anonymous_id.value
+_PERSONS = cast(Table, Person.__table__)
+_IDS = cast(Table, Identifier.__table__)
+PERSON_COLUMNS = ("id", "created_at", "merged_into")
+ID_COLUMNS = ("id", "kind", "value", "person_id", "seq", "created_at")
 
 
 class People:
@@ -35,7 +43,9 @@ class People:
         self.cache = Cache()
         self.anchors: dict[str, Key] = {}  # person -> event anchor, as of the last committed chunk
         self._pending: dict[str, Key] = {}
-        self._fresh: set[str] = set()  # persons this chunk made
+        self._fresh: dict[str, Key] = {}  # persons this chunk made -> their event anchor
+        self._new_persons: list[str] = []
+        self._new_identifiers: list[tuple[str, str, str, str]] = []  # (id, kind, value, person)
         self._outcome: Outcome | None = None
 
     # -- the identity transaction of a chunk ------------------------------------------------------------
@@ -45,11 +55,23 @@ class People:
         if trusted is None or batch.seq != trusted + 1:  # someone else wrote: what we knew may be stale
             self.anchors.clear()
         self._pending = {}
-        self._fresh = set()
+        self._fresh = {}
+        self._new_persons, self._new_identifiers = [], []
         return batch
 
     def finish(self, batch: Batch) -> Outcome:
         self._outcome = batch.finish()
+        if self._new_persons:  # the new customers of :meth:`customers`, as the resolver would write them
+            session = batch.session
+            dialect = session.get_bind().dialect
+            persons, identifiers = shape(dialect, _PERSONS, PERSON_COLUMNS), shape(dialect, _IDS, ID_COLUMNS)
+            now = persons.processors.get("created_at", _same)(batch.now)
+            execute(session, persons.sql, [(p, now, None, *persons.extra) for p in self._new_persons])
+            tail = (batch.seq, identifiers.processors.get("created_at", _same)(batch.now), *identifiers.extra)
+            execute(session, identifiers.sql, [(*row, *tail) for row in self._new_identifiers])
+            self._outcome.persons_created += len(self._new_persons)
+            self._outcome.identifiers_added += len(self._new_identifiers)
+        self._new_persons, self._new_identifiers = [], []
         return self._outcome
 
     def committed(self) -> None:
@@ -63,21 +85,28 @@ class People:
         self._pending = {}
 
     # -- orders ---------------------------------------------------------------------------------------------
-    def customers(self, batch: Batch, firsts: dict[Key, T], observe: Callable[[T], Observation]) -> dict[Key, str]:
-        """identifier -> its (current) person, for each identifier of ``firsts``; an identifier not known yet
-        is resolved from ``observe(its first row)`` (a new person holding it)."""
-        batch.load(set(firsts))
-        entries = self.cache.entries
-        unknown = [k for k in firsts if k not in entries]
-        for k in unknown:  # a known identifier needs no resolution: its person is the cache's answer
-            batch.apply(observe(firsts[k]))
+    def customers(self, batch: Batch, customers: Iterable[Key]) -> dict[Key, str]:
+        """identifier -> its (current) person, for each of ``customers``. An identifier not known yet starts a
+        new person holding it, as the resolver resolves an observation of one unknown identifier, and its event
+        anchor; both are written in bulk by :meth:`finish`."""
+        keys = list(customers)
+        batch.load(set(keys))
+        cache = self.cache
+        entries, find, redirect = cache.entries, cache.find, cache.redirect
         out: dict[Key, str] = {}
-        for k in firsts:
-            person = batch.person_of(k)
-            assert person is not None
-            out[k] = person
-        for k in unknown:  # a person made just now holds nothing else: its anchor is known
-            self._fresh.add(out[k])
+        for k in keys:
+            hit = entries.get(k)
+            if hit is not None:
+                person = hit[1]
+                out[k] = find(person) if person in redirect else person
+                continue
+            out[k] = person = new_id()
+            anchor = (ANONYMOUS, f"{ANCHOR_PREFIX}{person}")
+            own, held = new_id(), new_id()
+            entries[k], entries[anchor] = (own, person), (held, person)
+            self._new_persons.append(person)
+            self._new_identifiers += ((own, k[0], k[1], person), (held, ANONYMOUS, anchor[1], person))
+            self._fresh[person] = anchor
         return out
 
     def event_anchors(self, session: Session, batch: Batch, persons: dict[str, Key]) -> dict[str, Key]:
@@ -93,8 +122,7 @@ class People:
                 out[person] = self._pending[person] = key
             else:
                 need.append(person)
-        found: dict[str, Key] = {}
-        fresh = [p for p in need if p in self._fresh]
+        found: dict[str, Key] = {p: self._fresh[p] for p in need if p in self._fresh}
         for part in chunks(sorted(p for p in need if p not in self._fresh)):
             rows = session.execute(select(Identifier.person_id, Identifier.kind, Identifier.value).where(
                 Identifier.person_id.in_(part), Identifier.kind.in_([Kind.user_id.value, Kind.anonymous_id.value])))
@@ -108,9 +136,6 @@ class People:
             if batch.person_of(key) is None:
                 batch.attach(p, key)
             found[p] = key
-        for p in fresh:
-            found[p] = key = (Kind.anonymous_id.value, f"{ANCHOR_PREFIX}{p}")
-            batch.attach(p, key)
         for p in need:
             out[p] = self._pending[p] = found[p]
         return out
@@ -152,3 +177,7 @@ class People:
         batch.apply(observation)
         persons = {batch.person_of(k) for k in observation.ids}
         return persons.pop() if len(persons) == 1 else None
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -15,12 +15,14 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from siyu.db import Database
@@ -39,6 +41,7 @@ class Importer(Protocol):
     run_id: str
 
     def bind(self, header: list[str]) -> None: ...
+    def target(self, dialect: Dialect) -> None: ...  # the database ``prepare`` builds rows for
     def fingerprint(self) -> dict[str, Any]: ...
     def group(self) -> Callable[[list[str]], str] | None: ...
     def prepare(self, chunk: list[Record]) -> Any: ...  # parse and check the rows, without the database
@@ -93,30 +96,40 @@ def _bigger_cache(session: Session) -> None:
         session.execute(text("PRAGMA wal_autocheckpoint = 16384"))
 
 
-_FORKED: list[Importer] = []  # the importer, in the forked preparing process
+_FORKED: list[tuple[Importer, Iterator[list[Record]]]] = []  # in the forked preparing process
 
 
-def _adopt(importer: Importer) -> None:
+def _adopt(importer: Importer, batches: Iterator[list[Record]]) -> None:
     if sys.platform.startswith("linux"):  # die with the importing process, even after kill -9
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    # The fork's copies of the parent's open files (the CSV reader) are not this process's to close.
+    # The fork's copies of the parent's open files are not this process's to close (but for the CSV file,
+    # which from now on only this process reads).
     warnings.simplefilter("ignore", ResourceWarning)
-    _FORKED.append(importer)
+    _FORKED.append((importer, batches))
 
 
-def _prepare(chunk: list[Record]) -> Any:
-    return _FORKED[0].prepare(chunk)
+def _next() -> tuple[Any, int, int] | None:
+    """In the forked process: read the next chunk of the file and prepare it; None at the end."""
+    importer, batches = _FORKED[0]
+    chunk = next(batches, None)
+    if chunk is None:
+        return None
+    return importer.prepare(chunk), chunk[-1][1], len(chunk)
 
 
 class _Pipeline:
-    """Parsing and checking the next chunk (``importer.prepare``: CPU only) in a second process while this
-    one writes the current chunk, for files long enough to be worth a process; in order, one chunk ahead.
-    The process is forked with the importer already bound (``prepare`` reads only its parsing setup), and
-    only rows and prepared results cross between the two."""
+    """Reading, parsing and checking the chunks (``importer.prepare``: CPU only) in a second process while
+    this one writes, for files long enough to be worth a process; in order, up to two chunks ahead. The
+    process is forked with the importer bound and the file open at the first record to read; it alone
+    reads the file from then on, and only prepared chunks cross to this process."""
 
-    def __init__(self, parallel: bool, importer: Importer) -> None:
+    AHEAD = 2
+
+    def __init__(self, parallel: bool, importer: Importer, batches: Iterator[list[Record]]) -> None:
+        self.importer = importer
+        self.batches = batches
         self.pool = (ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_adopt,
-                                         initargs=(importer,)) if parallel else None)
+                                         initargs=(importer, batches)) if parallel else None)
 
     def __enter__(self) -> _Pipeline:
         return self
@@ -125,19 +138,16 @@ class _Pipeline:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def prepared(self, importer: Importer, batches: Iterable[list[Record]]) -> Iterator[tuple[Any, int, int]]:
+    def prepared(self) -> Iterator[tuple[Any, int, int]]:
+        """(prepared chunk, its last file line, its records), in file order."""
         if self.pool is None:
-            for chunk in batches:
-                yield importer.prepare(chunk), chunk[-1][1], len(chunk)
+            for chunk in self.batches:
+                yield self.importer.prepare(chunk), chunk[-1][1], len(chunk)
             return
-        ahead: tuple[Future[Any], int, int] | None = None
-        for chunk in batches:
-            job = (self.pool.submit(_prepare, chunk), chunk[-1][1], len(chunk))
-            if ahead is not None:
-                yield ahead[0].result(), ahead[1], ahead[2]
-            ahead = job
-        if ahead is not None:
-            yield ahead[0].result(), ahead[1], ahead[2]
+        ahead = deque(self.pool.submit(_next) for _ in range(self.AHEAD))
+        while (done := ahead.popleft().result()) is not None:
+            ahead.append(self.pool.submit(_next))
+            yield done
 
 
 def run_import(db: Database, importer: Importer, path: Path, *, encoding: str | None = None,
@@ -153,6 +163,7 @@ def run_import(db: Database, importer: Importer, path: Path, *, encoding: str | 
     run: checkpoint.Run | None = None
     try:
         importer.bind(reader.header)
+        importer.target(db.engine.dialect)
         key = run_key(importer.kind, info, importer.fingerprint(), delimiter)
         with db.session() as session:
             run = checkpoint.open_run(session, key, importer.kind, importer.source, info)
@@ -175,8 +186,8 @@ def run_import(db: Database, importer: Importer, path: Path, *, encoding: str | 
                 after_chunk(last)
 
         batches = chunks(reader.records(run.last_line), chunk_size, importer.group())
-        with _Pipeline(info.lines - run.last_line > 2 * chunk_size, importer) as pipeline:
-            for prepared, last, rows in pipeline.prepared(importer, batches):
+        with _Pipeline(info.lines - run.last_line > 2 * chunk_size, importer, batches) as pipeline:
+            for prepared, last, rows in pipeline.prepared():
                 commit(prepared, last, rows)
         with db.session() as session:
             checkpoint.finish(session, run)

@@ -7,8 +7,7 @@ from sqlalchemy.orm import Session
 from siyu.auth.errors import ScopeRequired
 from siyu.auth.schemas import Role, Scope
 from siyu.auth.service import Principal
-from siyu.identity.anchors import ensure_person, same_person
-from siyu.identity.service import current
+from siyu.identity.anchors import current_person, ensure_person, same_person
 from siyu.orders.errors import CustomerRequired, NotYourOrder
 from siyu.orders.models import Order
 from siyu.orders.repository import get
@@ -39,13 +38,13 @@ def customer_of(session: Session, p: Principal, ref: CustomerRef | None) -> str:
         assert p.person_id is not None
         if ref is not None:
             raise NotYourOrder("A member token orders for its own customer; leave customer out.")
-        return current(session, p.person_id)
+        return current_person(session, p.person_id)
     if not p.has(Scope.orders_write):
         raise ScopeRequired(details={"scope": Scope.orders_write.value})
     if ref is None:
         raise CustomerRequired()
     if ref.person_id is not None:
-        return current(session, ref.person_id)
+        return current_person(session, ref.person_id)
     assert ref.kind is not None and ref.value is not None
     return ensure_person(session, ref.kind.value, ref.value)
 

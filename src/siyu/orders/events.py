@@ -63,13 +63,14 @@ def products(lines: Sequence[OrderLine], quantities: dict[str, int] | None = Non
 def order_event(session: Session, order: Order, topic: str, lines: Sequence[OrderLine], *,
                 amount_fen: int | None = None, extra: dict[str, Any] | None = None,
                 quantities: dict[str, int] | None = None, at: datetime | None = None,
-                channel: str | None = None) -> str:
-    """Emit one order event through the outbox (same transaction as the change)."""
+                channel: str | None = None, anchor: tuple[str, str] | None = None) -> str:
+    """Emit one order event through the outbox (same transaction as the change). ``anchor``: the person's
+    event anchor, when the caller read it already (``identity.anchors.event_anchor``)."""
     amount = order.total_fen if amount_fen is None else amount_fen
     data: dict[str, Any] = {"order_id": order.id, "status": order.status, "channel": order.channel,
                             "amount_fen": amount, "total_fen": order.total_fen, "currency": order.currency,
                             **(extra or {})}
-    kind, value = event_anchor(session, order.person_id)
+    kind, value = anchor or event_anchor(session, order.person_id)
     props: dict[str, Any] = {"order_id": order.id, "total": yuan(amount), "total_fen": amount,
                              "currency": order.currency, "products": products(lines, quantities),
                              "fulfilment": order.fulfilment, **(extra or {})}

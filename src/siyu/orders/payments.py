@@ -10,18 +10,20 @@ already settled is left as it is, and each callback id is handled once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from siyu.catalog import stock
+from siyu.identity.anchors import event_anchor
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
 from siyu.orders import refunds
 from siyu.orders.errors import AmountMismatch, InvalidTransition, PaymentNotFound
 from siyu.orders.events import order_event
-from siyu.orders.models import Order, Payment, Refund
+from siyu.orders.models import Order, OrderLine, Payment, Refund
 from siyu.orders.providers import provider
 from siyu.orders.repository import get, lines_of, transition
 from siyu.orders.schemas import Status, WebhookEvent
@@ -38,23 +40,28 @@ def open_payment(session: Session, order: Order, provider_name: str, reference: 
     now = now or utcnow()
     if order.status != Status.pending_payment:
         raise InvalidTransition(details={"order_id": order.id, "status": order.status})
+    # Settled at once: what settling reads is read before the first write (on SQLite the write lock is held
+    # from the first write to the commit).
+    known = None if prov.opens_pending else (lines_of(session, order.id), event_anchor(session, order.person_id))
     payment = Payment(id=new_id(), order_id=order.id, provider=prov.name, provider_ref=reference or new_id(),
                       amount_fen=order.total_fen, currency=order.currency, status="pending", created_at=now)
     session.add(payment)
     session.flush()
-    if not prov.opens_pending:
-        succeed(session, payment, order.total_fen, now)
+    if known is not None:
+        succeed(session, payment, order.total_fen, now, order, *known)
         if payment.status != "succeeded":
             raise InvalidTransition("The order could not take this payment (its reservation ran out or it was "
                                     "cancelled or paid meanwhile).", details={"order_id": order.id})
     return payment
 
 
-def succeed(session: Session, payment: Payment, amount: int, now: datetime) -> None:
-    """The money arrived. Apply it to the order, or refuse and refund it."""
+def succeed(session: Session, payment: Payment, amount: int, now: datetime, order: Order | None = None,
+            lines: Sequence[OrderLine] | None = None, anchor: tuple[str, str] | None = None) -> None:
+    """The money arrived. Apply it to the order, or refuse and refund it. ``order``, its ``lines`` and its
+    person's event ``anchor``: as the caller read them in this transaction."""
     if payment.status != "pending":
         return
-    order = get(session, payment.order_id)
+    order = order if order is not None else get(session, payment.order_id)
     if order.status == Status.pending_payment and order.reserve_expires_at is not None \
             and order.reserve_expires_at <= now:
         cancel(session, order.id, "payment_timeout", (Status.pending_payment,), now=now)
@@ -62,14 +69,18 @@ def succeed(session: Session, payment: Payment, amount: int, now: datetime) -> N
         session, order.id, (Status.pending_payment,), Status.paid, paid_fen=amount, paid_at=now,
         reserve_expires_at=None)
     if applied:
-        lines = lines_of(session, order.id)
+        lines = lines if lines is not None else lines_of(session, order.id)
+        session.execute(update(Payment).where(Payment.id == payment.id).values(status="succeeded", settled_at=now))
+        coupons.redeem_for_order(session, order.id, now)
+        # the transition's UPDATE brought the order object in the session up to date (an ORM UPDATE
+        # synchronises the objects it matches); read it again only if it did not
+        paid = order if order.status == Status.paid and order.paid_at == now else get(session, order.id)
+        order_event(session, paid, "orders.paid", lines, at=now, anchor=anchor,
+                    extra={"payment_id": payment.id, "provider": payment.provider})
+        # Stock last: every order of a SKU updates its stock row, whose lock is held until the commit.
         for ln in lines:
             if ln.sku_id and ln.location_id:
                 stock.deduct(session, ln.sku_id, ln.location_id, ln.quantity)
-        session.execute(update(Payment).where(Payment.id == payment.id).values(status="succeeded", settled_at=now))
-        coupons.redeem_for_order(session, order.id, now)
-        order_event(session, get(session, order.id), "orders.paid", lines, at=now,
-                    extra={"payment_id": payment.id, "provider": payment.provider})
         return
     session.execute(update(Payment).where(Payment.id == payment.id)
                     .values(status="refused", amount_fen=amount, settled_at=now))

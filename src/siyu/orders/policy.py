@@ -11,14 +11,23 @@ from siyu.kit.clock import utcnow
 from siyu.orders.models import CommercePolicy, Order
 from siyu.orders.schemas import PolicyIn
 
+_HELD = "siyu.orders.policy"
+
 
 def policy(session: Session) -> CommercePolicy:
-    row = session.get(CommercePolicy, 1)
+    """The policy row, read once per transaction however often asked (the session holds it for the rest of
+    the transaction)."""
+    txn = session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and held[0] is txn and txn is not None:
+        return held[1]  # type: ignore[no-any-return]
+    row = session.get(CommercePolicy, 1, populate_existing=True)
     if row is None:
         session.execute(upsert(session, CommercePolicy).values(id=1, updated_at=utcnow(), **PolicyIn().model_dump())
                         .on_conflict_do_nothing())
         row = session.get(CommercePolicy, 1)
         assert row is not None
+    session.info[_HELD] = (txn, row)
     return row
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from siyu.auth.schemas import Scope
 from siyu.deps import (
@@ -19,7 +19,7 @@ from siyu.deps import (
     remember_answer,
 )
 from siyu.errors import SiyuError, error_response
-from siyu.identity.anchors import constituents
+from siyu.identity.anchors import constituents, remembered
 from siyu.identity.errors import PersonNotFound
 from siyu.orders import fulfilment, payments, policy, refunds, repository, service
 from siyu.orders.access import customer_of, is_member, order_for, require_scope
@@ -49,6 +49,13 @@ from siyu.orders.views import order_out
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
 
+def _answer(out: BaseModel, status: int) -> Response:
+    """``out`` (already an instance of the route's response model) as the answer, serialised here: FastAPI
+    would validate it again in another thread while the request's transaction, and on SQLite the write
+    lock, waits for the commit that follows."""
+    return Response(out.model_dump_json(), status_code=status, media_type="application/json")
+
+
 @router.post("/orders", status_code=201, response_model=OrderOut)
 def create_order(body: OrderCreate, session: SessionDep, p: PrincipalDep,
                  key: IdempotencyKey = None) -> Response | OrderOut:
@@ -57,10 +64,11 @@ def create_order(body: OrderCreate, session: SessionDep, p: PrincipalDep,
     customer; a brand server (``orders:write``) names the customer."""
     if (replay := claim_idempotency(session, p, "orders.create", key, body)) is not None:
         return replay
-    person = customer_of(session, p, body.customer)
-    out = order_out(session, service.create(session, body, person))
+    with remembered(session):  # who the customer is, asked by pricing, benefits, coupons and the event
+        person = customer_of(session, p, body.customer)
+        out = order_out(session, *service.create(session, body, person))
     remember_answer(session, p, "orders.create", key, 201, out)
-    return out
+    return _answer(out, 201)
 
 
 @router.get("/orders", response_model=OrderPage)
@@ -107,15 +115,16 @@ def pay(order_id: str, body: PaymentCreate, session: SessionDep, p: PrincipalDep
     their order). ``manual``: an offline payment confirmed at once (``orders:write`` only)."""
     if (replay := claim_idempotency(session, p, f"orders.pay:{order_id}", key, body)) is not None:
         return replay
-    order = order_for(session, p, order_id, write=True)
-    if body.provider == "manual":
-        require_scope(p, Scope.orders_write)
-    elif body.provider != "webhook":
-        raise UnknownProvider(details={"provider": body.provider})
-    out = PaymentOut.model_validate(payments.open_payment(session, order, body.provider, body.reference),
-                                    from_attributes=True)
+    with remembered(session):
+        order = order_for(session, p, order_id, write=True)
+        if body.provider == "manual":
+            require_scope(p, Scope.orders_write)
+        elif body.provider != "webhook":
+            raise UnknownProvider(details={"provider": body.provider})
+        out = PaymentOut.model_validate(payments.open_payment(session, order, body.provider, body.reference),
+                                        from_attributes=True)
     remember_answer(session, p, f"orders.pay:{order_id}", key, 201, out)
-    return out
+    return _answer(out, 201)
 
 
 @router.post("/payments/webhook", openapi_extra={"security": []})

@@ -12,7 +12,7 @@ from siyu.catalog import service as catalog
 from siyu.catalog import stock
 from siyu.catalog.models import Location
 from siyu.db import affected
-from siyu.identity.anchors import constituents
+from siyu.identity.anchors import constituents, event_anchor
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
 from siyu.orders import refunds
@@ -28,6 +28,7 @@ from siyu.orders.models import Order, OrderLine, Payment
 from siyu.orders.policy import policy
 from siyu.orders.repository import get, lines_of, require
 from siyu.orders.schemas import Fulfilment, OrderCreate, Status
+from siyu.orders.views import Placed
 from siyu.promotions import coupons, pricing, specials
 from siyu.promotions.errors import CouponNotUsable
 
@@ -40,7 +41,7 @@ def _reject_prices(body: OrderCreate) -> None:
         raise PriceNotAccepted()
 
 
-def create(session: Session, body: OrderCreate, person_id: str, now: datetime | None = None) -> Order:
+def create(session: Session, body: OrderCreate, person_id: str, now: datetime | None = None) -> tuple[Order, Placed]:
     """Price the cart with the pricing engine (listing prices now, tier discount, coupons, shipping), lock
     its coupons and reserve its stock until the payment deadline, and open the order for payment."""
     _reject_prices(body)
@@ -66,6 +67,8 @@ def create(session: Session, body: OrderCreate, person_id: str, now: datetime | 
                                                     "rejected": [r.model_dump() for r in q.coupons_rejected]})
     pol = policy(session)
     deadline = now + timedelta(minutes=pol.unpaid_timeout_minutes)
+    # Read before the first write: on SQLite the write lock is held from the first write to the commit.
+    anchor = event_anchor(session, person_id)
     order = Order(
         id=new_id(), person_id=person_id, channel=body.channel.value, status=Status.pending_payment.value,
         fulfilment=body.fulfilment.value, pickup_location_id=body.pickup_location_id if pickup else None,
@@ -78,22 +81,24 @@ def create(session: Session, body: OrderCreate, person_id: str, now: datetime | 
     )
     session.add(order)
     session.flush()
-    lines = []
-    for ln in priced.lines:
-        location = stock.reserve(session, ln.sku_id, ln.quantity, body.pickup_location_id if pickup else None)
-        lines.append(OrderLine(id=new_id(), order_id=order.id, sku_id=ln.sku_id, sku_code=ln.sku_code,
-                               product_id=ln.product_id, title=ln.title, quantity=ln.quantity,
-                               unit_price_fen=ln.unit_price_fen, total_fen=ln.amount, discount_fen=ln.discount_fen,
-                               location_id=location, refunded_quantity=0))
-    session.add_all(lines)
-    session.flush()
     coupons.lock(session, q.coupons_applied, constituents(session, person_id), order.id, deadline, now)
     for cid, amount in priced.coupon_discounts.items():
         coupons.set_discount(session, cid, amount)
+    lines = [OrderLine(id=new_id(), order_id=order.id, sku_id=ln.sku_id, sku_code=ln.sku_code,
+                       product_id=ln.product_id, title=ln.title, quantity=ln.quantity,
+                       unit_price_fen=ln.unit_price_fen, total_fen=ln.amount, discount_fen=ln.discount_fen,
+                       refunded_quantity=0) for ln in priced.lines]
+    order_event(session, order, "orders.created", lines, at=now, anchor=anchor)
+    # Stock as late as possible: every order of a SKU updates its stock row, whose lock is held until the
+    # commit (the event above is written before the first reservation).
+    for line, priced_line in zip(lines, priced.lines, strict=True):
+        line.location_id = stock.reserve(session, priced_line.sku_id, line.quantity,
+                                         body.pickup_location_id if pickup else None)
+    session.add_all(lines)
+    session.flush()
     if body.promotion is not None:
         specials.attach(session, body.promotion.kind, body.promotion.id, order.id, person_id, now)
-    order_event(session, order, "orders.created", lines, at=now)
-    return order
+    return order, Placed(lines, list(q.coupons_applied))
 
 
 def release_reservations(session: Session, lines: Sequence[OrderLine]) -> None:

@@ -9,7 +9,9 @@ After each commit (and when idle, to pick up operator merges, unmerges and login
 the worker copies every user id / anonymous id link whose seq is above the event store's high-water mark
 into the store's ``identity_links``; the ``events`` view maps events to persons through them. The copy is
 idempotent and ordered by the identity clock, so a crash between commit and copy only delays it. The next
-batch is fetched from the bus while the current one is resolved and copied.
+batch is fetched from the bus while the current one is resolved, and the links of a committed batch are
+copied (in a thread of their own, one copy at a time) while the next batch is resolved: the event store's
+write and SQLite's reads release the GIL, so the copy costs the resolution little.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class IdentityWorker:
         self.resolved = 0
         self._cursor: tuple[int, str] | None = None
         self._last_sync = 0.0
+        self._sync: asyncio.Task[None] | None = None  # the link copy in progress (see _schedule_sync)
+        self._sync_more = False
 
     async def declare(self) -> None:
         await self.bus.declare_group(GROUP, PATTERNS)
@@ -126,16 +130,13 @@ class IdentityWorker:
 
     def _process(self, deliveries: Sequence[Delivery]) -> Outcome:
         with _collector_paused():
-            outcome = self.resolve(self.observations(deliveries))
-        self.sync_links()
-        return outcome
+            return self.resolve(self.observations(deliveries))
 
     async def handle(self, consumer: Consumer, deliveries: list[Delivery]) -> None:
         try:
             outcome = await asyncio.to_thread(self._process, deliveries)
         except Exception:
             log.exception("identity batch failed; will retry", extra={"messages": len(deliveries)})
-            self._cursor = None
             await consumer.retry(deliveries)
             await asyncio.sleep(0.5)
             return
@@ -143,17 +144,36 @@ class IdentityWorker:
         self.resolved += outcome.events
         IDENTITY_EVENTS.inc(outcome.events)
         IDENTITY_MERGES.inc(outcome.merges)
+        self._schedule_sync()
+
+    def _schedule_sync(self) -> None:
+        """Copy the links in the background: one copy at a time (the cursor is its own), and one more after it
+        when asked for during it (a copy takes everything committed before it starts)."""
+        self._last_sync = time.monotonic()
+        if self._sync is not None and not self._sync.done():
+            self._sync_more = True
+            return
+        self._sync = asyncio.create_task(self._sync_loop())
+
+    async def _sync_loop(self) -> None:
+        while True:
+            self._sync_more = False
+            try:
+                await asyncio.to_thread(self.sync_links)
+            except Exception:
+                self._cursor = None
+                log.exception("identity link sync failed; will retry")
+            if not self._sync_more:
+                return
+
+    async def _synced(self) -> None:
+        """Wait for the link copy in progress, if any."""
+        while self._sync is not None and not self._sync.done():
+            await asyncio.shield(self._sync)
 
     async def _idle_sync(self) -> None:
-        now = time.monotonic()
-        if now - self._last_sync < 1.0:
-            return
-        self._last_sync = now
-        try:
-            await asyncio.to_thread(self.sync_links)
-        except Exception:
-            self._cursor = None
-            log.exception("identity link sync failed; will retry")
+        if time.monotonic() - self._last_sync >= 1.0:
+            self._schedule_sync()
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.declare()
@@ -183,6 +203,8 @@ class IdentityWorker:
             if resolving is not None:  # let the batch in hand finish (and be acknowledged) before closing
                 with contextlib.suppress(Exception):
                     await asyncio.shield(resolving)
+            with contextlib.suppress(Exception):
+                await self._synced()
             await consumer.close()
 
     async def drain(self, idle_s: float = 0.5, timeout_s: float = 300.0) -> int:
@@ -200,5 +222,6 @@ class IdentityWorker:
                 total += len(deliveries)
         finally:
             await consumer.close()
+        await self._synced()
         await asyncio.to_thread(self.sync_links)
         return total

@@ -8,14 +8,11 @@ error is one line on stderr, ``error: MESSAGE (CODE)``, and exit code 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from siyu.analytics.behaviour import funnel as funnel_service
 from siyu.analytics.behaviour import kpis as kpi_service
@@ -31,52 +28,11 @@ from siyu.analytics.behaviour.funnel_schemas import (
     PersonStatus,
 )
 from siyu.analytics.behaviour.schemas import CohortMode, Direction, KpiQuery, PathsQuery, RetentionQuery, Unit
-from siyu.analytics.behaviour.sql import local_today
-from siyu.analytics.engine import Analytics
-from siyu.analytics.reporting import Format, FormatOpt, JsonOpt, analytics, emit, report
+from siyu.analytics.engine import local_today
+from siyu.analytics.reporting import END, START, Format, FormatOpt, JsonOpt, build, day, emit, period, report, running
 from siyu.analytics.schemas import Channel
-from siyu.errors import SiyuError
 
-M = TypeVar("M", bound=BaseModel)
-START = typer.Option(None, "--start", help="First day, YYYY-MM-DD (default: 29 days before --end)")
-END = typer.Option(None, "--end", help="Last day, included (default: today, brand-local)")
 CHANNELS = typer.Option([], "--channel", help="Only this channel's events (repeatable)")
-
-
-def _day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a YYYY-MM-DD date", param_hint=name) from exc
-
-
-@contextmanager
-def _running() -> Iterator[Analytics]:
-    try:
-        with analytics() as an:
-            yield an
-    except SiyuError as err:
-        typer.echo(f"error: {err.message} ({err.code})", err=True)
-        raise typer.Exit(1) from err
-
-
-def _build(schema: type[M], values: dict[str, Any]) -> M:
-    try:
-        return schema.model_validate({k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        raise typer.BadParameter("; ".join(f"{'.'.join(map(str, e['loc'])) or 'definition'}: {e['msg']}"
-                                           for e in exc.errors())) from exc
-
-
-def _period(an: Analytics, start: str | None, end: str | None) -> tuple[date, date]:
-    last = _day(end, "--end") or local_today(an)
-    return _day(start, "--start") or last - timedelta(days=29), last
-
-
-def _dump(value: BaseModel) -> Any:
-    return value.model_dump(mode="json")
 
 
 @report.command("kpis")
@@ -86,14 +42,14 @@ def kpis(start: str | None = START, end: str | None = END, channel: list[Channel
          as_of: str | None = typer.Option(None, "--as-of", help="Retention seen up to (default today)"),
          fmt: Format = FormatOpt, as_json: bool = JsonOpt) -> None:
     """Channel KPIs: users, members, orders, GMV, AOV, conversion, share and repurchase rates, retention."""
-    with _running() as an:
-        first, last = _period(an, start, end)
-        q = _build(KpiQuery, {"start": first, "end": last, "channels": channel, "by_channel": by_channel,
-                              "compare": compare, "as_of": _day(as_of, "--as-of")})
+    with running() as an:
+        first, last = period(an, start, end)
+        q = build(KpiQuery, start=first, end=last, channels=channel, by_channel=by_channel,
+                  compare=compare, as_of=day(as_of, "--as-of"))
         out = kpi_service.kpis(an, q)
     cols, rows = kpi_rows(out)
     title = f"KPIs {out.start}..{out.end}" + (f" vs {out.previous_start}..{out.previous_end}" if compare else "")
-    emit(fmt, as_json, _dump(out), cols, rows, title=title)
+    emit(fmt, as_json, out, cols, rows, title=title)
 
 
 @report.command("funnel")
@@ -123,21 +79,21 @@ def funnel(step: list[str] = typer.Option([], "--step", help="An event name, in 
             body[name] = v
     if channel:
         body["channels"] = channel
-    with _running() as an:
-        first, last = _period(an, start or body.get("start"), end or body.get("end"))
-        q = _build(FunnelQuery, {**body, "start": first, "end": last})
+    with running() as an:
+        first, last = period(an, start or body.get("start"), end or body.get("end"))
+        q = build(FunnelQuery, **{**body, "start": first, "end": last})
         if persons is not None:
-            pq = _build(FunnelPersonsQuery, {"funnel": q, "step": persons, "breakdown_value": value, "limit": limit,
-                                             "status": PersonStatus.dropped if dropped else PersonStatus.reached,
-                                             "after": after})
+            pq = build(FunnelPersonsQuery, funnel=q, step=persons, breakdown_value=value, limit=limit,
+                       status=PersonStatus.dropped if dropped else PersonStatus.reached,
+                       after=after)
             page = funnel_service.funnel_persons(an, pq)
-            emit(fmt, as_json, _dump(page), ["person"], [[p] for p in page.items],
+            emit(fmt, as_json, page, ["person"], [[p] for p in page.items],
                  title=f"Persons at step {persons}" + (f" (next: --after {page.next_cursor})"
                                                         if page.next_cursor else ""))
             return
         out = funnel_service.run_funnel(an, q)
     cols, rows = funnel_rows(out)
-    emit(fmt, as_json, _dump(out), cols, rows,
+    emit(fmt, as_json, out, cols, rows,
          title=f"{out.order.value} funnel {out.start}..{out.end}, window {window or q.window}")
 
 
@@ -153,16 +109,16 @@ def retention(start: str | None = START, end: str | None = END, channel: list[Ch
               as_of: str | None = typer.Option(None, "--as-of"),
               fmt: Format = FormatOpt, as_json: bool = JsonOpt) -> None:
     """Retention cohorts (with lifetime-value curves)."""
-    with _running() as an:
-        last = _day(end, "--end") or local_today(an)
-        first = _day(start, "--start") or last - timedelta(weeks=11)
-        q = _build(RetentionQuery, {"start": first, "end": last, "channels": channel, "unit": unit,
-                                    "periods": periods, "start_event": start_event, "return_event": return_event,
-                                    "mode": CohortMode.recurring if recurring else CohortMode.first_time,
-                                    "by_channel": by_channel, "revenue": revenue, "as_of": _day(as_of, "--as-of")})
+    with running() as an:
+        last = day(end, "--end") or local_today(an)
+        first = day(start, "--start") or last - timedelta(weeks=11)
+        q = build(RetentionQuery, start=first, end=last, channels=channel, unit=unit,
+                  periods=periods, start_event=start_event, return_event=return_event,
+                  mode=CohortMode.recurring if recurring else CohortMode.first_time,
+                  by_channel=by_channel, revenue=revenue, as_of=day(as_of, "--as-of"))
         out = retention_service.retention(an, q)
     cols, rows = retention_rows(out, long=fmt is Format.csv)
-    emit(fmt, as_json, _dump(out), cols, rows, title=f"{out.mode.value} {out.unit.value} cohorts")
+    emit(fmt, as_json, out, cols, rows, title=f"{out.mode.value} {out.unit.value} cohorts")
 
 
 @report.command("paths")
@@ -176,13 +132,13 @@ def paths(event: str = typer.Option(..., "--event", help="The event to look arou
           start: str | None = START, end: str | None = END, channel: list[Channel] = CHANNELS,
           fmt: Format = FormatOpt, as_json: bool = JsonOpt) -> None:
     """The most common next (or previous) events around an event, across channels."""
-    with _running() as an:
-        first, last = _period(an, start, end)
-        q = _build(PathsQuery, {"start": first, "end": last, "channels": channel, "event": event,
-                                "direction": direction, "depth": depth, "top": top, "by_channel": by_channel,
-                                "include_pages": include_pages, "within": within})
+    with running() as an:
+        first, last = period(an, start, end)
+        q = build(PathsQuery, start=first, end=last, channels=channel, event=event,
+                  direction=direction, depth=depth, top=top, by_channel=by_channel,
+                  include_pages=include_pages, within=within)
         out = paths_service.paths(an, q)
     rows = [[" -> ".join(p.path), p.occurrences, p.persons, p.share] for p in out.paths]
-    emit(fmt, as_json, _dump(out), ["path", "occurrences", "persons", "share"], rows,
+    emit(fmt, as_json, out, ["path", "occurrences", "persons", "share"], rows,
          title=f"{direction.value} events around {event!r}: {out.occurrences} occurrences, "
                f"{out.cross_channel} moved channel")

@@ -20,8 +20,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from siyu.analytics.behaviour.schemas import KpiQuery, KpiReport, KpiSet, KpiValues, Retained
-from siyu.analytics.behaviour.sql import Bounds, between, channel_in, day_start, local_today, person_key, ratio, where
-from siyu.analytics.engine import ORDER_EVENT, Analytics
+from siyu.analytics.behaviour.sql import Bounds, between, channel_in, person_key, ratio, where
+from siyu.analytics.engine import ORDER_EVENT, Analytics, day_start, local_today
 from siyu.analytics.schemas import Channel
 
 SIGN_UP = "Signed Up"

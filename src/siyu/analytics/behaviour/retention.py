@@ -19,8 +19,8 @@ from typing import Any
 
 from siyu.analytics.behaviour.filters import PropertyFilter, compile_filters
 from siyu.analytics.behaviour.schemas import Cohort, CohortMode, RetentionQuery, RetentionResult, Unit
-from siyu.analytics.behaviour.sql import DAY_US, US, channel_in, day_start, local_today, person_key, ratio, where
-from siyu.analytics.engine import ORDER_EVENT, Analytics
+from siyu.analytics.behaviour.sql import DAY_US, US, channel_in, person_key, ratio, where
+from siyu.analytics.engine import ORDER_EVENT, Analytics, day_start, local_today
 
 
 def trunc(unit: Unit, day: date) -> date:

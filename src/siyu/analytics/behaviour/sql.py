@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from siyu.analytics.behaviour.filters import PropertyFilter, compile_filters
 from siyu.analytics.dialect import Dialect
-from siyu.analytics.engine import PERSON, Analytics
+from siyu.analytics.engine import PERSON, Analytics, day_start
 from siyu.analytics.schemas import Channel
 
 US = 1_000_000
@@ -59,15 +59,6 @@ class Bounds:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
-
-
-def day_start(an: Analytics, day: date) -> datetime:
-    """The UTC instant at which the brand-local ``day`` begins."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(minutes=an.dialect.offset)
-
-
-def local_today(an: Analytics) -> date:
-    return (datetime.now(UTC) + timedelta(minutes=an.dialect.offset)).date()
 
 
 def epoch_us(dt: datetime) -> int:

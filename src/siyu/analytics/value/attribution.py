@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from siyu.analytics.engine import Analytics
+from siyu.analytics.engine import Analytics, day_start
 from siyu.analytics.value import markov
 from siyu.analytics.value.channel_schemas import AttributionQuery, AttributionReport, AttributionRow, Level, Model
-from siyu.analytics.value.sql import all_rows, conversions, day_start, int_sum
+from siyu.analytics.value.sql import all_rows, conversions, int_sum
 from siyu.analytics.value.touches import DIRECT, touches
 
 Key = tuple[str, ...]

@@ -5,17 +5,12 @@ is one line on stderr, ``error: MESSAGE (CODE)``, and exit code 1."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 
 import typer
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
-from siyu.analytics.engine import Analytics
-from siyu.analytics.reporting import Format, FormatOpt, JsonOpt, analytics, emit, report
+from siyu.analytics.reporting import END, START, Format, FormatOpt, JsonOpt, build, day, emit, period, report, running
 from siyu.analytics.value import attribution as attribution_service
 from siyu.analytics.value import clv as clv_service
 from siyu.analytics.value import economics as economics_service
@@ -23,51 +18,10 @@ from siyu.analytics.value import rfm as rfm_service
 from siyu.analytics.value import spend_cli
 from siyu.analytics.value.channel_schemas import AttributionQuery, EconomicsQuery, Level, Model
 from siyu.analytics.value.schemas import ClvQuery, MovementQuery, RfmQuery, SegmentRule
-from siyu.analytics.value.sql import local_today
-from siyu.errors import SiyuError
 
-T = TypeVar("T")
 report.add_typer(spend_cli.app, name="spend")
 
-START = typer.Option(None, "--start", help="First day, YYYY-MM-DD (default: 30 days before --end)")
-END = typer.Option(None, "--end", help="Last day, included (default: today)")
 EVENT = typer.Option("Order Completed", "--event", help="The conversion / order event")
-
-
-def day(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a YYYY-MM-DD date", param_hint=name) from exc
-
-
-@contextmanager
-def running() -> Iterator[Analytics]:
-    """The event store, and Siyu errors (bad input, too little data) as one line and exit code 1."""
-    try:
-        with analytics() as an:
-            yield an
-    except SiyuError as err:
-        typer.echo(f"error: {err.message} ({err.code})", err=True)
-        raise typer.Exit(1) from err
-
-
-def build(schema: Callable[..., T], **values: Any) -> T:
-    try:
-        return schema(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        raise typer.BadParameter(str(exc).split("\n", 1)[-1].strip()) from exc
-
-
-def period(an: Analytics, start: str | None, end: str | None) -> tuple[date, date]:
-    last = day(end, "--end") or local_today(an)
-    return day(start, "--start") or last - timedelta(days=29), last
-
-
-def dump(value: BaseModel) -> Any:
-    return value.model_dump(mode="json")
 
 
 @report.command("rfm")
@@ -89,7 +43,7 @@ def rfm(as_of: str | None = typer.Option(None, "--as-of", help="Score as of this
     else:
         cols = ["segment", "members", "share", "recency_days_avg", "frequency_avg", "monetary_fen_avg", "monetary_fen"]
         rows = [[getattr(s, c) for c in cols] for s in out.segments]
-    emit(fmt, as_json, dump(out), cols, rows, title=f"RFM as of {out.as_of} ({out.customers} customers)")
+    emit(fmt, as_json, out, cols, rows, title=f"RFM as of {out.as_of} ({out.customers} customers)")
 
 
 @report.command("rfm-movement")
@@ -102,7 +56,7 @@ def rfm_movement(start: str = typer.Argument(..., help="The earlier day"),
     with running() as an:
         out = rfm_service.movement(an, q)
     rows = [[t.from_segment, t.to_segment, t.members] for t in out.transitions]
-    emit(fmt, as_json, dump(out), ["from", "to", "members"], rows, title=f"RFM segments {out.start} -> {out.end}")
+    emit(fmt, as_json, out, ["from", "to", "members"], rows, title=f"RFM segments {out.start} -> {out.end}")
 
 
 @report.command("clv")
@@ -123,7 +77,7 @@ def clv(until: str | None = typer.Option(None, "--until", help="Fit on orders up
     bg, gg = out.bgnbd, out.gamma_gamma
     title = (f"CLV until {out.until}: {out.customers} customers; BG/NBD r={bg.r:.4g} alpha={bg.alpha:.4g} "
              f"a={bg.a:.4g} b={bg.b:.4g}; Gamma-Gamma p={gg.p:.4g} q={gg.q:.4g} gamma={gg.gamma:.4g}")
-    emit(fmt, as_json, dump(out), cols, [[getattr(m, c) for c in cols] for m in out.members], title=title)
+    emit(fmt, as_json, out, cols, [[getattr(m, c) for c in cols] for m in out.members], title=title)
 
 
 @report.command("attribution")
@@ -143,7 +97,7 @@ def attribution(model: Model = typer.Option(Model.last_non_direct, "--model"),
     keep = [c for c in cols if c not in ({"source", "campaign"} if by is Level.channel else
                                          {"campaign"} if by is Level.source else set())
             and (c != "removal_effect" or model is Model.markov)]
-    emit(fmt, as_json, dump(out), keep, [[getattr(r, c) for c in keep] for r in out.rows],
+    emit(fmt, as_json, out, keep, [[getattr(r, c) for c in keep] for r in out.rows],
          title=f"{model.value} attribution {out.start}..{out.end}: {out.conversions} conversions, "
                f"{out.revenue_fen} fen")
 
@@ -166,5 +120,5 @@ def economics(start: str | None = START, end: str | None = END,
             "retention_rate", "repurchase_rate", "ltv_fen", "ltv_cac"]
     if by is Level.channel:
         cols.remove("campaign")
-    emit(fmt, as_json, dump(out), cols, [[getattr(r, c) for c in cols] for r in out.rows],
+    emit(fmt, as_json, out, cols, [[getattr(r, c) for c in cols] for r in out.rows],
          title=f"Channel economics {out.start}..{out.end} (as of {out.as_of}, LTV {out.ltv})")

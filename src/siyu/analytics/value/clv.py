@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from siyu.analytics.engine import Analytics
+from siyu.analytics.engine import Analytics, local_today
 from siyu.analytics.value import bgnbd, gammagamma
 from siyu.analytics.value.bgnbd import Array
 from siyu.analytics.value.errors import FitFailed, NotEnoughData
@@ -34,7 +34,7 @@ from siyu.analytics.value.schemas import (
     Holdout,
     HoldoutRow,
 )
-from siyu.analytics.value.sql import all_rows, conversions, int_sum, local_today
+from siyu.analytics.value.sql import all_rows, conversions, int_sum
 
 STEP_DAYS = 30
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from siyu.analytics.engine import PERSON, Analytics
+from siyu.analytics.engine import PERSON, Analytics, day_start, local_today
 from siyu.analytics.value import clv
 from siyu.analytics.value.channel_schemas import EconomicsQuery, EconomicsReport, EconomicsRow, Level, SpendOut
 from siyu.analytics.value.schemas import ClvQuery
-from siyu.analytics.value.sql import all_rows, conversions, day_start, int_sum, local_today
+from siyu.analytics.value.sql import all_rows, conversions, int_sum
 from siyu.analytics.value.touches import DIRECT, classified, touches
 
 Key = tuple[str, str]  # (channel, campaign); campaign '' for the channel level

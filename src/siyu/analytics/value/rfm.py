@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from siyu.analytics.engine import Analytics
+from siyu.analytics.behaviour.sql import person_key
+from siyu.analytics.engine import PERSON, Analytics, local_today
 from siyu.analytics.value import segments as seg
 from siyu.analytics.value.schemas import (
     Movement,
@@ -32,7 +33,7 @@ from siyu.analytics.value.schemas import (
     SegmentSize,
     Transition,
 )
-from siyu.analytics.value.sql import conversions, int_sum, local_today
+from siyu.analytics.value.sql import conversions, int_sum
 
 SCORING = ("score = 1 + floor(5 * (RANK() - 1) / members), ranked worse to better (recency descending, "
            "frequency and monetary ascending); ties share the lowest rank, so equal values get equal scores")
@@ -53,8 +54,10 @@ def _reached(col: str, op: str, name: str) -> str:
     return "1 + " + " + ".join(f"CASE WHEN {col} {op} {name}{k} THEN 1 ELSE 0 END" for k in range(1, 5))
 
 
-def scored_sql(an: Analytics, as_of: date, window_days: int, event: str, rules: Sequence[SegmentRule]) -> str:
-    """Per member: ``person, recency, frequency, monetary, r, f, m, segment``.
+def scored_sql(an: Analytics, as_of: date, window_days: int, event: str, rules: Sequence[SegmentRule],
+               person: str = PERSON) -> str:
+    """Per member: ``person, recency, frequency, monetary, r, f, m, segment`` (``person`` as text, or the
+    given key: answers that only count members group on a 64-bit hash, which is cheaper).
 
     ClickHouse takes RANK() from three windows. DuckDB avoids sorting every member three times: the
     per-member table is materialised once, each score's four thresholds come from the members per distinct
@@ -62,7 +65,7 @@ def scored_sql(an: Analytics, as_of: date, window_days: int, event: str, rules: 
     numbers, several times faster on a million members."""
     d = an.dialect
     first = as_of - timedelta(days=window_days - 1)
-    orders = conversions(an, event, first, as_of)
+    orders = conversions(an, event, first, as_of, person)
     per_member = (f"SELECT person, {d.days_between('max(day)', d.date_lit(as_of))} AS recency, "
                   f"count(*) AS frequency, {int_sum('fen')} AS monetary FROM ({orders}) AS o GROUP BY person")
     cols = "person, recency, frequency, monetary"
@@ -85,10 +88,10 @@ def scored_sql(an: Analytics, as_of: date, window_days: int, event: str, rules: 
 def rfm(an: Analytics, q: RfmQuery) -> RfmReport:
     rules = seg.rules_or_default(q.segments)
     as_of = q.as_of or local_today(an)
-    scored = scored_sql(an, as_of, q.window_days, q.event, rules)
+    counted = scored_sql(an, as_of, q.window_days, q.event, rules, person_key(an.dialect))
     rows = an.rows(f"SELECT segment, count(*) AS members, {int_sum('recency')} AS recency, "
                    f"{int_sum('frequency')} AS frequency, {int_sum('monetary')} AS monetary "
-                   f"FROM ({scored}) AS t GROUP BY segment")
+                   f"FROM ({counted}) AS t GROUP BY segment")
     total = sum(int(r[1]) for r in rows)
     order = {rule.name: i for i, rule in enumerate(rules)}
     sizes = [SegmentSize(segment=str(name), members=int(n), share=round(int(n) / total, 6),
@@ -97,6 +100,7 @@ def rfm(an: Analytics, q: RfmQuery) -> RfmReport:
              for name, n, rec, fr, mon in sorted(rows, key=lambda r: order.get(str(r[0]), len(order)))]
     members: list[RfmMember] = []
     if q.members:
+        scored = scored_sql(an, as_of, q.window_days, q.event, rules)
         where = f"WHERE segment = {an.dialect.lit(q.segment)}" if q.segment else ""
         got = an.rows(f"SELECT person, recency, frequency, monetary, r, f, m, segment FROM ({scored}) AS t "
                       f"{where} ORDER BY r + f + m DESC, monetary DESC, person LIMIT {int(q.members)}")
@@ -109,8 +113,10 @@ def rfm(an: Analytics, q: RfmQuery) -> RfmReport:
 def movement(an: Analytics, q: MovementQuery) -> Movement:
     """Members' segments on ``start`` and on ``end`` (the same window length), as transition counts."""
     rules = seg.rules_or_default(q.segments)
+    pk = person_key(an.dialect)
     both = " UNION ALL ".join(
-        f"SELECT person, {side} AS side, segment FROM ({scored_sql(an, day, q.window_days, q.event, rules)}) AS s{side}"
+        f"SELECT person, {side} AS side, segment FROM ({scored_sql(an, day, q.window_days, q.event, rules, pk)}) "
+        f"AS s{side}"
         for side, day in ((0, q.start), (1, q.end)))
     rows = an.rows(
         f"SELECT a, b, count(*) AS n FROM (SELECT person, "

@@ -11,10 +11,9 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from siyu.analytics.reporting import Format, FormatOpt, JsonOpt, emit
+from siyu.analytics.reporting import Format, FormatOpt, JsonOpt, emit, siyu_errors
 from siyu.analytics.value import spend
 from siyu.analytics.value.channel_schemas import SpendIn, SpendOut
-from siyu.errors import SiyuError
 from siyu.kit.cli import cli_session
 
 app = typer.Typer(help="Acquisition spend per channel, campaign and period (for channel economics).",
@@ -24,14 +23,8 @@ COLUMNS = ["id", "channel", "campaign", "start", "end", "amount_fen", "currency"
 
 @contextmanager
 def session() -> Iterator[Session]:
-    try:
-        with cli_session() as s:
-            yield s
-    except SiyuError as err:
-        typer.echo(f"error: {err.message} ({err.code})", err=True)
-        if err.details:
-            typer.echo(f"details: {err.details}", err=True)
-        raise typer.Exit(1) from err
+    with siyu_errors(), cli_session() as s:
+        yield s
 
 
 def spend_in_period(start: date, end: date) -> list[SpendOut]:

@@ -7,20 +7,11 @@ and ``total_fen``, the exact amount in fen (an order without it counts as 0 fen)
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from siyu.analytics.engine import MAX_ROWS, PERSON, Analytics
+from siyu.analytics.engine import MAX_ROWS, PERSON, Analytics, day_start
 from siyu.analytics.value.errors import TooManyRows
-
-
-def day_start(an: Analytics, day: date) -> datetime:
-    """The UTC instant at which the brand-local ``day`` begins."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(minutes=an.dialect.offset)
-
-
-def local_today(an: Analytics) -> date:
-    return (datetime.now(UTC) + timedelta(minutes=an.dialect.offset)).date()
 
 
 def int_sum(expr: str) -> str:
@@ -28,17 +19,18 @@ def int_sum(expr: str) -> str:
     return f"CAST(coalesce(sum({expr}), 0) AS BIGINT)"
 
 
-def conversions(an: Analytics, event: str, first: date | None, last: date | None) -> str:
+def conversions(an: Analytics, event: str, first: date | None, last: date | None, person: str = PERSON) -> str:
     """One row per conversion event (default ``Order Completed``) on the brand-local days ``first`` to
     ``last`` (both included; None: unbounded): ``person, us`` (microseconds), ``day`` (brand-local date),
-    ``fen`` (``total_fen``, 0 when absent), ``channel`` (where it happened), ``conv_id``."""
+    ``fen`` (``total_fen``, 0 when absent), ``channel`` (where it happened), ``conv_id``. ``person`` is
+    the person as text by default; an analysis that only counts persons may pass a narrower key (a hash)."""
     d = an.dialect
     where = ["type = 'track'", f"event = {d.lit(event)}"]
     if first is not None:
         where.append(f"timestamp >= {d.ts_lit(day_start(an, first))}")
     if last is not None:
         where.append(f"timestamp < {d.ts_lit(day_start(an, last + timedelta(days=1)))}")
-    return (f"SELECT {PERSON} AS person, {d.epoch_us('timestamp')} AS us, {d.local_date('timestamp')} AS day, "
+    return (f"SELECT {person} AS person, {d.epoch_us('timestamp')} AS us, {d.local_date('timestamp')} AS day, "
             f"coalesce({d.json_int('properties', 'total_fen')}, 0) AS fen, channel, "
             f"concat(source_id, ':', message_id) AS conv_id FROM events WHERE {' AND '.join(where)}")
 

@@ -143,7 +143,7 @@ class FlashAttempts:
             session.begin()
             if idem is not None and (replay := claim_key(session, idem.scope, idem.key, idem.fingerprint)):
                 raise Replayed(replay)
-            store.take(session, w, person_id, quantity, now)
+            store.take(session, w, rid, person_id, quantity, now)
             body = service.reservation_out(service.record(session, w, rid, person_id, channel, quantity, now), w)
             answer = body.model_dump(mode="json")
             if idem is not None:

@@ -39,10 +39,11 @@ return units
 """
 
 # ARGV: remaining, limit, starts, ends, expire (ms), n, then n x (reservation id, person, units, due or '-').
-# Writes only if the session is not loaded; -> 1 loaded, 0 already there.
+# Writes only if the session is not loaded; -> 1 loaded, 0 already there. ``due`` is kept, not replaced: an
+# entry there only makes the reconciler look at a reservation (MARK may have put one there before a loss).
 LOAD = """
 if redis.call('HEXISTS', KEYS[1], 'limit') == 1 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'remaining', ARGV[1], 'limit', ARGV[2], 'starts', ARGV[3], 'ends', ARGV[4],
            'expire', ARGV[5])
 local n = tonumber(ARGV[6])
@@ -54,6 +55,24 @@ for i = 0, n - 1 do
 end
 for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], ARGV[5]) end
 return 1
+"""
+
+# ARGV: reservation id, when (ms), expire (ms). Before a transaction that gives the reservation's units back
+# commits: make sure the reconciler looks at it by ``when`` (no earlier than an entry already there), so a
+# release lost after the commit is applied even for a reservation no longer in ``due`` (a sold one).
+MARK = """
+local s = redis.call('ZSCORE', KEYS[4], ARGV[1])
+if (not s) or tonumber(s) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1]) end
+if redis.call('PTTL', KEYS[4]) == -1 then redis.call('PEXPIREAT', KEYS[4], ARGV[3]) end
+return 1
+"""
+
+# ARGV: reservation id, cutoff (ms: the reconciler's now). A reservation the reconciler read as sold leaves
+# ``due``, unless MARK moved it past the cutoff since (its order was cancelled: that release must stay found).
+SETTLE = """
+local s = redis.call('ZSCORE', KEYS[4], ARGV[1])
+if s and tonumber(s) <= tonumber(ARGV[2]) then redis.call('ZREM', KEYS[4], ARGV[1]) return 1 end
+return 0
 """
 
 TAKE_SHA = hashlib.sha1(TAKE.encode()).hexdigest()

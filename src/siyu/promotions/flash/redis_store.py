@@ -9,25 +9,34 @@ Per session ``S`` (one hash tag, so a Redis cluster keeps them on one node)::
 
 **Attempt.** ``TAKE`` (one Lua script, atomic) checks the window, ``held + n <= limit`` and
 ``remaining >= n``, then decrements the quota, adds to the customer's units, records the reservation and
-schedules it in ``due`` at its expiry plus a grace period. Only then is the reservation row inserted (its
-own short transaction, no lock on a shared row). Most attempts in a flash sale are refusals and touch
-only Redis. If that transaction fails before its commit, ``RELEASE`` gives the units back at once; if the
-commit itself fails (its outcome unknown) or the process dies, the reconciler decides.
+schedules it in ``due`` at its expiry plus a grace period. Most attempts in a flash sale are refusals and
+touch only Redis. A winner's row is then inserted in a short transaction that holds the session row
+``FOR SHARE`` and first checks that Redis still has the claim (``take``). If that transaction fails before
+its commit, ``RELEASE`` gives the units back at once; if the commit itself fails (its outcome unknown) or
+the process dies, the reconciler decides.
 
 **The database is the record.** Units come back (``RELEASE``: quota and the customer's units, guarded by
 ``HDEL`` of the reservation, so twice is once) only after the transaction that expired or released the
-row has committed; a sale only removes the reservation from ``due``.
+row has committed; before that commit ``MARK`` makes sure the reservation is in ``due`` (a sold one may
+have left it), so a release lost between the commit and Redis is found. A sale changes nothing in Redis:
+the units stay taken, and the reconciler takes the reservation out of ``due`` when its time comes.
 
 **Reconciler** (in the worker, every sweep): for each reservation in ``due`` whose time has come, it reads
 the row. No row: the row never reached the database (a crash between the script and the insert); it
 writes a ``void`` row with that id (so a late insert collides and fails: nothing can land after the units
 went back) and releases the units. Expired, released or void: a release lost in a crash; released now.
-Ordered: looked at again later. Sold: dropped from ``due``. Reserved: the expiry sweep's (same loop).
+Ordered: looked at again later. Sold: out of ``due`` (``SETTLE``, unless a release marked it again
+since it was read). Reserved: the expiry sweep's (same loop). It only
+moves units that Redis holds for a reservation the record no longer counts back to the quota: it never
+creates units (a released reservation's status is final) and never destroys them.
 
 **Loading.** A session's keys are loaded from the record (``quota - units taken``, each customer's units,
-the live reservations) when it is created and whenever they are missing (``LOAD`` writes only if absent).
-Redis should persist (AOF): if it loses data while attempts are in flight, their units are not in the
-reloaded counters; the ``flash_sessions`` CHECK and the stats endpoint's ``balanced`` flag show it.
+the reservations taken) when it is created and whenever they are missing (``LOAD`` writes only if
+absent), for example after Redis lost them (eviction, a flush, a failover without persistence). ``load``
+reads the record holding the session row ``FOR UPDATE``; with the ``FOR SHARE`` and the check in
+``take``, a claim made before the loss either has its row in the snapshot or is refused (``flash_busy``,
+the customer retries), so a reload never frees a unit that a row holds. This needs PostgreSQL's row
+locks: the Redis store is the server runtime's.
 """
 
 from __future__ import annotations
@@ -41,9 +50,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from siyu.db import Database
+from siyu.kit.clock import utcnow
 from siyu.promotions.flash import rows
-from siyu.promotions.flash.errors import FlashEnded, FlashLimitReached, FlashNotStarted, FlashSoldOut
-from siyu.promotions.flash.lua import LOAD, RELEASE, TAKE, TAKE_SHA
+from siyu.promotions.flash.errors import FlashBusy, FlashEnded, FlashLimitReached, FlashNotStarted, FlashSoldOut
+from siyu.promotions.flash.lua import LOAD, MARK, RELEASE, SETTLE, TAKE, TAKE_SHA
 from siyu.promotions.flash.models import FlashReservation, FlashSession
 from siyu.promotions.flash.resp import RespClient, supported
 from siyu.promotions.flash.store import QuotaStore, Window
@@ -75,6 +85,8 @@ class RedisQuotaStore(QuotaStore):
         self.sync: Any = redis.Redis.from_url(url)
         self._release = self.sync.register_script(RELEASE)
         self._load = self.sync.register_script(LOAD)
+        self._mark = self.sync.register_script(MARK)
+        self._settle = self.sync.register_script(SETTLE)
         self._resp = RespClient(url) if supported(url) else None  # the hot path's client
         self._async: Any = None  # redis-py's, for URLs the small client does not speak
         self._loading: dict[str, asyncio.Lock] = {}
@@ -110,19 +122,33 @@ class RedisQuotaStore(QuotaStore):
             raise FlashLimitReached(details={"limit": w.per_member_limit, "held": n})
         raise FlashSoldOut(details={"session_id": w.id, "remaining": n})
 
-    def load(self, session_id: str, session: Session | None = None) -> None:
-        """Load the session's keys from the record, unless they are there."""
-        self._load(keys=keys(session_id), args=self._snapshot(session_id, session))
+    def take(self, session: Session, w: Window, reservation_id: str, person_id: str, quantity: int,
+             now: datetime) -> None:
+        """In the reservation's transaction, before its row: the claim must still be in Redis. Redis may have
+        lost it (keys evicted, flushed, a failover) and been loaded again from the record, which has no row
+        for this claim yet; writing the row then would sell a unit the reloaded quota also counts as free.
+        The session row is held ``FOR SHARE`` to the commit, and ``load`` reads the record under
+        ``FOR UPDATE``, so a load either sees this row or runs before this check, which then refuses."""
+        rows.get_session(session, w.id, share=True)
+        if not self.sync.hexists(keys(w.id)[2], reservation_id):
+            raise FlashBusy(details={"session_id": w.id, "reason": "the quota was reloaded; retry"})
+
+    def load(self, session_id: str) -> None:
+        """Load the session's keys from the record, unless they are there (see ``take``)."""
+        with self.db.session() as s:
+            rows.get_session(s, session_id, lock=True)
+            self._load(keys=keys(session_id), args=self._snapshot(s, session_id))
 
     def unclaim(self, w: Window, reservation_id: str) -> None:
         self._release(keys=keys(w.id), args=[reservation_id])
 
     # -- after the record changed ------------------------------------------------------------------------------
     def give_back(self, session: Session, r: FlashReservation) -> None:
+        """Marked in ``due`` now (if Redis is unreachable this raises and the change is retried), released
+        after the commit: a release lost in between is the reconciler's, sold reservations included."""
+        fs = rows.get_session(session, r.session_id)
+        self._mark(keys=keys(r.session_id), args=[r.id, ms(utcnow() + GRACE), ms(fs.ends_at + KEEP)])
         self._after_commit(session, ("release", r.session_id, r.id, 0))
-
-    def sold(self, session: Session, r: FlashReservation) -> None:
-        self._after_commit(session, ("settle", r.session_id, r.id, 0))
 
     def opened(self, session: Session, fs: FlashSession) -> None:
         self._after_commit(session, ("window", fs.id, "", 0))
@@ -143,7 +169,7 @@ class RedisQuotaStore(QuotaStore):
                 if kind == "release":
                     self._release(keys=k, args=[rid])
                 elif kind == "settle":
-                    self.sync.zrem(k[3], rid)
+                    self._settle(keys=k, args=[rid, at])
                 elif kind == "defer":
                     self.sync.zadd(k[3], {rid: at}, xx=True)
                 else:
@@ -162,11 +188,8 @@ class RedisQuotaStore(QuotaStore):
             self.load(session_id)
 
     # -- loading -----------------------------------------------------------------------------------------------
-    def _snapshot(self, session_id: str, session: Session | None = None) -> list[Any]:
-        """LOAD's arguments, from the record (read in ``session``, or in a transaction of its own)."""
-        if session is None:
-            with self.db.session() as s:
-                return self._snapshot(session_id, s)
+    def _snapshot(self, session: Session, session_id: str) -> list[Any]:
+        """LOAD's arguments, from the record."""
         fs = rows.get_session(session, session_id)
         taken = rows.held(session, session_id)
         remaining = fs.quota - sum(h.quantity for h in taken)
@@ -178,11 +201,10 @@ class RedisQuotaStore(QuotaStore):
         return args
 
     def remaining(self, session: Session, fs: FlashSession) -> int:
-        k = keys(fs.id)
-        value = self.sync.hget(k[0], "remaining")
+        """Redis's count; if the keys are not loaded, what loading them would give (read, not loaded)."""
+        value = self.sync.hget(keys(fs.id)[0], "remaining")
         if value is None:
-            self.load(fs.id, session)
-            value = self.sync.hget(k[0], "remaining")
+            return fs.quota - sum(h.quantity for h in rows.held(session, fs.id))
         return int(value)
 
     # -- reconciling -------------------------------------------------------------------------------------------
@@ -210,7 +232,7 @@ class RedisQuotaStore(QuotaStore):
                     fixed += 1
                     self._after_commit(s, ("release", session_id, rid, 0))
                 elif status == "sold":
-                    self._after_commit(s, ("settle", session_id, rid, 0))
+                    self._after_commit(s, ("settle", session_id, rid, ms(now)))
                 else:  # ordered (the order decides), or reserved (the expiry sweep's)
                     self._after_commit(s, ("defer", session_id, rid, ms(now + RECHECK)))
         return fixed

@@ -1,5 +1,6 @@
 """A minimal Redis client for the flash-sale hot path: one connection per process, commands pipelined
-(written as they come, replies matched in order), scripts run by EVALSHA with a reload on NOSCRIPT.
+(replies matched in order) and coalesced (the commands of one event-loop turn go out in one write, one
+system call for many attempts under load), scripts run by EVALSHA with a reload on NOSCRIPT.
 
 redis-py's asyncio client spends ~140 µs of CPU per script call (connection pool, command packing, reply
 parsing); this one spends ~15 µs, which is most of the difference between ~3,000 and ~10,000 attempts per
@@ -43,6 +44,7 @@ class RespClient:
         self.db = int(parts.path.strip("/") or 0)
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._out: list[bytes] = []  # encoded commands not written yet (flushed at the end of this loop turn)
         self._reader_task: asyncio.Task[None] | None = None
         self._connecting: asyncio.Lock | None = None
 
@@ -63,10 +65,18 @@ class RespClient:
 
     async def _send(self, args: tuple[Any, ...]) -> Any:
         assert self._writer is not None
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
         self._waiting.append(fut)
-        self._writer.write(_encode(args))
+        if not self._out:
+            loop.call_soon(self._flush)
+        self._out.append(_encode(args))
         return await fut
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if self._writer is not None and out:
+            self._writer.write(b"".join(out))
 
     async def call(self, *args: Any) -> Any:
         if self._writer is None or self._writer.is_closing():
@@ -102,6 +112,7 @@ class RespClient:
         if self._writer is not None:
             self._writer.close()
         self._writer = None
+        self._out = []
         while self._waiting:
             fut = self._waiting.popleft()
             if not fut.done():

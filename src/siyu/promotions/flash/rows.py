@@ -25,9 +25,12 @@ class Held:
     expires_at: datetime
 
 
-def get_session(session: Session, session_id: str, *, lock: bool = False) -> FlashSession:
+def get_session(session: Session, session_id: str, *, lock: bool = False, share: bool = False) -> FlashSession:
+    """The session row; ``lock``: ``FOR UPDATE``, ``share``: ``FOR SHARE`` (PostgreSQL; SQLite ignores both)."""
     q = select(FlashSession).where(FlashSession.id == session_id)
-    fs = session.scalar(q.with_for_update() if lock else q)
+    if lock or share:
+        q = q.with_for_update(read=not lock)
+    fs = session.scalar(q)
     if fs is None:
         raise FlashSessionNotFound(details={"session_id": session_id})
     return fs

@@ -16,10 +16,10 @@ Two stores behind one interface, chosen per session when it is created (``FlashS
 An attempt is ``claim`` (outside any transaction: the Redis script; for the database store a read-only
 filter, so that the flood of refusals after a sell-out takes no write lock), then ``take`` inside the
 transaction that inserts the reservation row (the database store's conditional UPDATEs, which decide;
-nothing for Redis), then ``unclaim`` if that transaction failed before committing. Units come back
-with ``give_back`` and are marked sold with ``sold``, both in the transaction that changes the
-reservation's status (Redis: applied right after that transaction commits; if the process dies in
-between, the reconciler applies them).
+for Redis, a check that the claim is still there), then ``unclaim`` if that transaction failed before
+committing. Units come back with ``give_back`` and are marked sold with ``sold``, both in the transaction
+that changes the reservation's status (Redis: applied right after that transaction commits; if the
+process dies in between, the reconciler applies them).
 """
 
 from __future__ import annotations
@@ -80,8 +80,9 @@ class QuotaStore(ABC):
         """Before the reservation's transaction: take the units in the hot counter, or raise why not."""
         return None
 
-    def take(self, session: Session, w: Window, person_id: str, quantity: int, now: datetime) -> None:
-        """In the reservation's transaction: take the units, or raise why not."""
+    def take(self, session: Session, w: Window, reservation_id: str, person_id: str, quantity: int,
+             now: datetime) -> None:
+        """In the reservation's transaction, before its row is written: take the units, or raise why not."""
         return None
 
     def unclaim(self, w: Window, reservation_id: str) -> None:
@@ -148,7 +149,8 @@ class DbQuotaStore(QuotaStore):
         if remaining < quantity:
             raise FlashSoldOut(details={"session_id": w.id, "remaining": remaining})
 
-    def take(self, session: Session, w: Window, person_id: str, quantity: int, now: datetime) -> None:
+    def take(self, session: Session, w: Window, reservation_id: str, person_id: str, quantity: int,
+             now: datetime) -> None:
         session.execute(upsert(session, FlashHolding).values(session_id=w.id, person_id=person_id, units=0)
                         .on_conflict_do_nothing())
         if not affected(session.execute(update(FlashHolding).where(
