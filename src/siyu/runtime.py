@@ -7,6 +7,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from siyu.auth.cache import PrincipalCache
 from siyu.bus.base import Bus
 from siyu.bus.factory import make_bus
 from siyu.collect.keys import KeyCache
@@ -43,6 +44,7 @@ class Runtime:
             RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
         )
         self.keys = KeyCache(self.db)
+        self.principals = PrincipalCache(self.db)
         self.collector = Collector(settings, self.bus, self.keys.resolve, self.limiter)
         self.worker: WarehouseWorker | None = (
             WarehouseWorker(settings, self.bus, self.warehouse)

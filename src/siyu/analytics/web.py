@@ -15,7 +15,7 @@ from siyu.warehouse.base import WarehouseUnavailable
 AnalyticsReader = Annotated[Principal, Depends(scope(Scope.analytics_read))]
 
 
-def analytics(runtime: RuntimeDep, _: AnalyticsReader) -> Analytics:
+async def analytics(runtime: RuntimeDep, _: AnalyticsReader) -> Analytics:
     if runtime.warehouse is None:
         raise WarehouseUnavailable()
     s = runtime.settings

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from siyu.auth import service
 from siyu.auth.schemas import Role, TokenCreate, TokenCreated, TokenOut
-from siyu.deps import AdminDep, SessionDep
+from siyu.deps import AdminDep, RuntimeDep, SessionDep
 from siyu.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
@@ -26,9 +26,10 @@ def list_tokens(session: SessionDep, _: AdminDep) -> list[TokenOut]:
 
 
 @router.post("/{token_id}/revoke", response_model=TokenOut)
-def revoke_token(token_id: str, session: SessionDep, _: AdminDep) -> TokenOut:
+def revoke_token(token_id: str, session: SessionDep, runtime: RuntimeDep, _: AdminDep) -> TokenOut:
     t = service.revoke_token(session, token_id)
     if t is None:
         raise NotFound(code="token_not_found", details={"token_id": token_id})
+    runtime.principals.forget()  # this process refuses it now, the others within auth.cache's TTL
     return TokenOut(id=t.id, role=Role(t.role), name=t.name, scopes=t.scopes, prefix=t.prefix,
                     created_at=t.created_at, revoked_at=t.revoked_at)

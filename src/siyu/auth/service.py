@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ class Principal:
     role: Role
     scopes: tuple[str, ...] = ()
     person_id: str | None = None  # member tokens: whose data this is
+    expires_at: datetime | None = field(default=None, compare=False)  # the token's own expiry, if any
 
     @property
     def is_admin(self) -> bool:
@@ -81,9 +83,10 @@ def authenticate(session: Session, secret: str) -> Principal:
         or (token.expires_at is not None and token.expires_at <= now)
     ):
         raise InvalidToken()
-    return Principal(token_id=token.id, role=Role(token.role), scopes=tuple(token.scopes or ()))
+    return Principal(token_id=token.id, role=Role(token.role), scopes=tuple(token.scopes or ()),
+                     expires_at=token.expires_at)
 
 
 def member_principal(session: Session, token: str) -> Principal:
-    person_id = tokens.verify_member_token(session, token)
-    return Principal(token_id="member", role=Role.member, person_id=person_id)
+    person_id, expires_at = tokens.verify_member_token(session, token)
+    return Principal(token_id="member", role=Role.member, person_id=person_id, expires_at=expires_at)

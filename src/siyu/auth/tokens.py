@@ -6,7 +6,7 @@ later merges."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from sqlalchemy import select
@@ -57,7 +57,8 @@ def issue_member_token(session: Session, person_id: str, ttl_s: int) -> tuple[st
     return token, expires
 
 
-def verify_member_token(session: Session, token: str) -> str:
+def verify_member_token(session: Session, token: str) -> tuple[str, datetime]:
+    """The person a valid member token names, and when the token expires."""
     try:
         kid = jwt.get_unverified_header(token).get("kid")
         secret = _key(session, kid) if isinstance(kid, str) else None
@@ -70,4 +71,4 @@ def verify_member_token(session: Session, token: str) -> str:
     sub = claims.get("sub")
     if not isinstance(sub, str):
         raise InvalidToken()
-    return sub
+    return sub, datetime.fromtimestamp(claims["exp"], UTC)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from siyu.auth.errors import NotYourData, ScopeRequired
 from siyu.auth.schemas import Role, Scope
 from siyu.auth.service import Principal
-from siyu.deps import PersonsReader, PrincipalDep, RuntimeDep, SessionDep
+from siyu.deps import PersonsReader, PrincipalDep, RuntimeDep, SessionDep, read
 from siyu.identity import service as identity
 from siyu.identity.errors import PersonNotFound
 from siyu.profiles import service
@@ -36,9 +36,9 @@ def _readable(p: Principal, session: SessionDep, person_id: str) -> str:
 
 
 @router.get("/persons/by-identifier/{kind}/{value}", response_model=PersonOut)
-def person_by_identifier(kind: str, value: str, session: SessionDep, _: PersonsReader) -> PersonOut:
+async def person_by_identifier(kind: str, value: str, runtime: RuntimeDep, _: PersonsReader) -> PersonOut:
     """The person holding an identifier of any kind (an OpenID is written ``APPID:OPENID``)."""
-    return service.profile(session, identity.person_by_identifier(session, kind, value))
+    return await read(runtime, lambda s: service.profile_by_identifier(s, kind, value))
 
 
 @router.get("/persons/{person_id}", response_model=PersonOut)

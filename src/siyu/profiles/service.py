@@ -13,15 +13,16 @@ from typing import Any
 
 from sqlalchemy import JSON, Row, String, bindparam, column, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
 
 from siyu.db import UTCDateTime
-from siyu.identity.errors import PersonNotFound
+from siyu.identity.errors import InvalidIdentifier, PersonNotFound
 from siyu.identity.kinds import EVENT_KINDS, PRIORITY
 from siyu.identity.models import (
     Identifier,
     TraitChange,
 )
-from siyu.identity.service import current
+from siyu.identity.service import current, normalized_key
 from siyu.kit.clock import parse_iso
 from siyu.profiles.errors import InvalidCursor
 from siyu.profiles.schemas import (
@@ -44,16 +45,22 @@ TIMELINE_COLUMNS = ("message_id", "source_id", "channel", "type", "event", "time
 # One row per identifier of the person (one with none if it has none), with what is read once per person:
 # where it was merged (to follow to the surviving person), when it was created, whether persons were merged
 # into it, and its own counters (the whole profile's when nobody was merged into it).
-_PERSON = text(
-    "SELECT p.merged_into AS merged_into, p.created_at AS created_at, "
+_PERSON_COLUMNS: tuple[ColumnClause[Any], ...] = (
+    column("id", String()), column("merged_into", String()), column("created_at", UTCDateTime()),
+    column("has_merged"), column("orders"), column("revenue_fen"), column("refunded_fen"), column("last_order_at"),
+    column("kind", String()), column("value", String()))
+_PERSON_SQL = (
+    "SELECT p.id AS id, p.merged_into AS merged_into, p.created_at AS created_at, "
     "EXISTS (SELECT 1 FROM persons AS m WHERE m.merged_into = p.id) AS has_merged, "
     "c.orders AS orders, c.revenue_fen AS revenue_fen, c.refunded_fen AS refunded_fen, "
     "c.last_order_at AS last_order_at, i.kind AS kind, i.value AS value "
     "FROM persons AS p LEFT JOIN person_counters AS c ON c.person_id = p.id "
-    "LEFT JOIN identifiers AS i ON i.person_id = p.id WHERE p.id = :id").columns(
-    column("merged_into", String()), column("created_at", UTCDateTime()), column("has_merged"), column("orders"),
-    column("revenue_fen"), column("refunded_fen"), column("last_order_at"), column("kind", String()),
-    column("value", String()))
+    "LEFT JOIN identifiers AS i ON i.person_id = p.id WHERE p.id = ")
+_PERSON = text(_PERSON_SQL + ":id").columns(*_PERSON_COLUMNS)
+# The same, for the person holding an identifier (a profile looked up by identifier takes one query less).
+_PERSON_BY_KEY = text(
+    _PERSON_SQL + "(SELECT person_id FROM identifiers WHERE kind = :kind AND value = :value)").columns(
+    *_PERSON_COLUMNS)
 _CHANNELS = text(
     "SELECT identifier_channels.channel, min(identifier_channels.first_seen), max(identifier_channels.last_seen) "
     "FROM identifier_channels JOIN identifiers ON identifiers.id = identifier_channels.identifier_id "
@@ -69,17 +76,19 @@ _COUNTERS = text(
     "max(last_order_at) FROM person_counters WHERE person_id IN :ids").bindparams(bindparam("ids", expanding=True))
 
 
-def _person(session: Session, person_id: str) -> tuple[str, Sequence[Row[Any]]]:
+def _person(session: Session, person_id: str, rows: Sequence[Row[Any]] | None = None
+            ) -> tuple[str, Sequence[Row[Any]]]:
     """The surviving person of a possibly merged-away id (``identity.service.current``) and its ``_PERSON``
-    rows, in one query per step of the merge chain (usually one)."""
+    rows, in one query per step of the merge chain (usually one; none when ``rows`` are the first step's)."""
     pid, steps = person_id, 0
     while True:
-        rows = session.execute(_PERSON, {"id": pid}).all()
+        if rows is None:
+            rows = session.connection().execute(_PERSON, {"id": pid}).all()
         if not rows:
             raise PersonNotFound(details={"person_id": person_id})
-        if rows[0][0] is None or steps >= 100:
+        if rows[0].merged_into is None or steps >= 100:
             return pid, rows
-        pid, steps = rows[0][0], steps + 1
+        pid, steps, rows = rows[0].merged_into, steps + 1, None
 
 
 def _merged(session: Session, pid: str) -> tuple[list[str], list[str]]:
@@ -96,13 +105,29 @@ def _merged(session: Session, pid: str) -> tuple[list[str], list[str]]:
 
 
 def profile(session: Session, person_id: str) -> PersonOut:
-    pid, rows = _person(session, person_id)
+    return _profile(session, *_person(session, person_id))
+
+
+def profile_by_identifier(session: Session, kind: str, value: str) -> PersonOut:
+    """The profile of the person holding an identifier of any kind (``identity.service.person_by_identifier``)."""
+    try:
+        k, v = normalized_key(kind, value)
+    except InvalidIdentifier as exc:
+        raise PersonNotFound(details={"kind": kind}) from exc
+    rows = session.connection().execute(_PERSON_BY_KEY, {"kind": k, "value": v}).all()
+    if not rows:
+        raise PersonNotFound(details={"kind": kind})
+    return _profile(session, *_person(session, rows[0].id, rows))
+
+
+def _profile(session: Session, pid: str, rows: Sequence[Row[Any]]) -> PersonOut:
     first = rows[0]
     created_at = first.created_at
     idents = [(r.kind, r.value) for r in rows if r.kind is not None]
-    channels = session.execute(_CHANNELS, {"pid": pid}).all()
+    conn = session.connection()
+    channels = conn.execute(_CHANNELS, {"pid": pid}).all()
     traits: dict[str, tuple[datetime, Any]] = {}
-    for key, value, at in session.execute(_TRAITS, {"pid": pid}):
+    for key, value, at in conn.execute(_TRAITS, {"pid": pid}):
         if key not in traits or traits[key][0] <= at:  # the newest value wins, whichever identifier saw it
             traits[key] = (at, value)
     counters: tuple[Any, ...]

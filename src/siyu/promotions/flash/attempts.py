@@ -83,7 +83,7 @@ class FlashAttempts:
 
     def _person(self, token: str) -> str:
         with self.db.session() as s:
-            return current(s, verify_member_token(s, token))
+            return current(s, verify_member_token(s, token)[0])
 
     async def window(self, session_id: str) -> Window:
         w = self._windows.get(session_id)
