@@ -3,11 +3,13 @@ the ledgers for events that may arrive twice in different bus messages).
 
 Orders (group ``loyalty``):
 - ``orders.paid``: growth value for the money spent; points (per yuan, times the tier's multiplier) as a
-  pending lot; an "order" action in the order's channel (quests);
+  pending lot; an "order" action in the order's channel (quests); a points-plus-money redemption the order
+  paid for is completed (``mall_orders.py``);
 - ``orders.completed``: the order's pending points become available when the return window closes;
 - ``orders.refunded``: growth value taken back for the refunded money, and the points earned on it by the
-  clawback policy (``points.py``);
-- ``orders.cancelled``: points that paid for the order are given back.
+  clawback policy (``points.py``); refunded in full, as cancelled;
+- ``orders.cancelled``: points that paid for the order are given back, and a points-plus-money redemption
+  it was paying for (points and stock), once however often the event comes.
 Tracked events (group ``loyalty-actions``): events whose name the programme maps to an action (``Product
 Shared`` -> share, ...) reward that action for the member behind them.
 """
@@ -24,7 +26,7 @@ from siyu.collect.service import TOPIC as EVENTS_TOPIC
 from siyu.identity.errors import PersonNotFound
 from siyu.identity.service import person_by_identifier
 from siyu.kit.clock import parse_iso
-from siyu.loyalty import actions, growth, members, program, redemptions
+from siyu.loyalty import actions, growth, mall_orders, members, program, redemptions
 from siyu.loyalty.members import local_day
 from siyu.loyalty.points import cancel_source, cancelled_from, earn, earned_from, pending_lots_of
 from siyu.orders import policy as order_policy
@@ -50,6 +52,7 @@ class LoyaltyOrders:
         order_id = str(data["order_id"])
         prog = program.load(session)
         if topic == "orders.paid":
+            mall_orders.paid(session, order_id)
             total = int(data["total_fen"])
             mult = program.ladder(session).by_code(m.tier).benefits.points_multiplier_bp
             pts = total * prog.points_per_yuan * mult // 10000 // 100

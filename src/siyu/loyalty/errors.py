@@ -50,3 +50,28 @@ class RedemptionRefused(Conflict):
 class QuestNotFound(NotFound):
     code = "quest_not_found"
     message = "No such quest."
+
+
+class CashNeedsGoods(SiyuError):
+    """Points plus money is paid as an order of the item's SKU (the special price is its cash part); virtual
+    goods and coupons have no SKU for an order to carry, so they are for points only."""
+
+    code = "mall_cash_needs_goods"
+    status = 422
+    message = "Points plus money is only for goods items with a SKU (the money is paid as an order of it)."
+
+
+class RedemptionNotFound(NotFound):
+    code = "redemption_not_found"
+    message = "No such redemption."
+
+
+class RedemptionNotPayable(Conflict):
+    code = "redemption_not_payable"
+    message = "This redemption is not waiting for its money (ordered already, completed, given back or too late)."
+
+
+class MallOrderQuantity(SiyuError):
+    code = "mall_order_quantity"
+    status = 422
+    message = "The order must hold exactly the quantity redeemed."

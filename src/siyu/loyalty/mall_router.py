@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from siyu.deps import IdempotencyKey, OperatorDep, PrincipalDep, SessionDep, claim_idempotency, remember_answer
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
-from siyu.loyalty import mall, quests, redemptions
+from siyu.loyalty import mall, mall_orders, quests, redemptions
 from siyu.loyalty.access import member_for
 from siyu.loyalty.models import MallItem, Quest
 from siyu.loyalty.schemas import (
@@ -49,14 +51,24 @@ def update_item(item_id: str, body: MallItemUpdate, session: SessionDep, _: Oper
 def redeem(item_id: str, body: RedeemRequest, session: SessionDep, p: PrincipalDep, person_id: str | None = None,
            key: IdempotencyKey = None) -> Response | RedemptionOut:
     """Redeem an item for points: stock, the per-member limit and the tier gate are checked together with
-    the points."""
+    the points; a coupon item's coupons are issued at once. A points-plus-money item answers
+    ``awaiting_payment`` with a ``promotion``: order the item's SKU (the quantity redeemed) with it before
+    ``expires_at`` to pay the money part, or the points and the stock come back."""
     if (replay := claim_idempotency(session, p, f"loyalty.redeem:{item_id}", key, body)) is not None:
         return replay
     m = member_for(session, p, person_id, write=True)
     r = redemptions.redeem_item(session, m, item_id, body.quantity, body.channel.value, utcnow(), key or new_id())
-    out = RedemptionOut.model_validate(r, from_attributes=True)
+    out = mall_orders.redemption_out(r)
     remember_answer(session, p, f"loyalty.redeem:{item_id}", key, 201, out)
     return out
+
+
+@router.get("/mall/redemptions", response_model=list[RedemptionOut])
+def my_redemptions(session: SessionDep, p: PrincipalDep, person_id: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[RedemptionOut]:
+    """The member's redemptions (mall items and points paid on orders), newest first."""
+    m = member_for(session, p, person_id)
+    return [mall_orders.redemption_out(r) for r in redemptions.of_member(session, m.id, limit)]
 
 
 @router.post("/quests", status_code=201, response_model=QuestOut)

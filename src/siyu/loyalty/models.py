@@ -165,8 +165,12 @@ class MallItem(Base):
 
 
 class Redemption(Base):
+    """Points spent on an order or a mall item. A points-plus-money item waits (``awaiting_payment``, its points
+    spent and its stock held) for an order that pays its cash part, until ``expires_at`` (see ``mall_orders.py``)."""
+
     __tablename__ = "redemptions"
-    __table_args__ = (Index("ix_redemptions_member_item", "member_id", "item_id"),)
+    __table_args__ = (Index("ix_redemptions_member_item", "member_id", "item_id"),
+                      Index("ix_redemptions_status_expires", "status", "expires_at"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     member_id: Mapped[str] = mapped_column(String(32))
@@ -175,10 +179,11 @@ class Redemption(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     points: Mapped[int] = mapped_column(BigInteger)
     cash_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(16))  # completed | reversed
+    status: Mapped[str] = mapped_column(String(16))  # awaiting_payment | completed | reversed
     channel: Mapped[str] = mapped_column(String(16))
     entry_id: Mapped[str] = mapped_column(String(32))  # the ledger entry that spent the points
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # order the cash part by then
 
 
 class Quest(Base):

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from siyu.catalog.schemas import SaleChannel
+from siyu.promotions.schemas import PromotionRef
+
+MALL_PROMOTION = "points_mall"  # the order promotion kind that pays a points-plus-money redemption's cash part
 
 
 class Strict(BaseModel):
@@ -222,6 +225,9 @@ class MallItemIn(Strict):
     title: str = Field(min_length=1, max_length=200)
     kind: MallKind = MallKind.virtual
     points: int = Field(gt=0, le=10**9)
+    cash_fen: int = Field(default=0, ge=0, le=10**9,
+                          description="Points plus money: the money part per unit, paid as an order of the SKU "
+                                      "(goods with a SKU only).")
     stock: int | None = Field(default=None, ge=0, le=10**9, description="Omit for unlimited.")
     per_member_limit: int | None = Field(default=None, ge=1, le=10_000)
     min_tier: str | None = Field(default=None, max_length=32)
@@ -232,10 +238,18 @@ class MallItemIn(Strict):
 class MallItemUpdate(Strict):
     title: str | None = Field(default=None, min_length=1, max_length=200)
     points: int | None = Field(default=None, gt=0, le=10**9)
+    cash_fen: int | None = Field(default=None, ge=0, le=10**9)
     stock: int | None = Field(default=None, ge=0, le=10**9)
     per_member_limit: int | None = Field(default=None, ge=1, le=10_000)
     min_tier: str | None = Field(default=None, max_length=32)
     active: bool | None = None
+
+    @field_validator("title", "points", "cash_fen", "active")
+    @classmethod
+    def _not_null(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("cannot be null (omit it to keep the current value)")
+        return v
 
 
 class MallItemOut(BaseModel):
@@ -243,6 +257,7 @@ class MallItemOut(BaseModel):
     title: str
     kind: str
     points: int
+    cash_fen: int
     stock: int | None
     per_member_limit: int | None
     min_tier: str | None
@@ -262,9 +277,15 @@ class RedemptionOut(BaseModel):
     order_id: str | None
     quantity: int
     points: int
-    status: str
+    cash_fen: int = Field(description="Points plus money: the money part, paid as an order.")
+    status: str = Field(description="awaiting_payment (points plus money, until its order is paid), completed "
+                                    "or reversed (points and stock given back).")
     channel: str
     created_at: datetime
+    expires_at: datetime | None = Field(description="awaiting_payment: order the money part before this.")
+    promotion: PromotionRef | None = Field(
+        default=None, description="awaiting_payment without an order: put this in the order's `promotion` (with "
+                                  "the item's SKU and the quantity redeemed) to pay the money part.")
 
 
 class Goal(Strict):

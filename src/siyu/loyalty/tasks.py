@@ -1,8 +1,14 @@
 """The loyalty sweeper (in the worker process), with an injectable clock: pending points whose return
 window closed become available; lots past expiry are expired; birthday gifts are granted on the member's
-local birthday (once a year: the ledger key ``birthday:<year>`` and ``last_birthday_gift_year``; a 29
-February birthday is celebrated on 28 February in other years); the evaluation period is closed when it
-ends."""
+local birthday (once a year: the ledger key ``birthday:<year>`` and ``last_birthday_gift_year``, set under the
+member lock in the same transaction as the gift; a 29 February birthday is celebrated on 28 February in
+other years); points-plus-money redemptions not ordered within the unpaid timeout are given back
+(``mall_orders.py``); the evaluation period is closed when it ends.
+
+The birthday gift is the tier's ``birthday_points`` and its ``birthday_coupon_template_id`` (a coupon issued
+with source ``birthday`` and source_ref ``<member>:<year>``). A coupon the template refuses (sold out, the
+per-member limit reached, inactive or deleted) is logged and skipped inside a savepoint: it never blocks the
+points, and the year still counts as given."""
 
 from __future__ import annotations
 
@@ -16,11 +22,13 @@ from sqlalchemy import extract, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db import Database
+from siyu.errors import SiyuError
 from siyu.kit.clock import utcnow
-from siyu.loyalty import program, tiers
+from siyu.loyalty import mall_orders, program, tiers
 from siyu.loyalty.members import local_day
 from siyu.loyalty.models import Member
 from siyu.loyalty.points import due_for_release, earn, expire_due, lock, members_with_due_expiry, release
+from siyu.promotions import coupons
 
 log = logging.getLogger("siyu.loyalty.sweeper")
 
@@ -55,12 +63,28 @@ def grant_birthday(session: Session, member_id: str, now: datetime) -> bool:
     if m.last_birthday_gift_year == year:
         return False
     prog = program.load(session)
-    gift = program.ladder(session).by_code(m.tier).benefits.birthday_points
+    gift = program.ladder(session).by_code(m.tier).benefits
     session.execute(update(Member).where(Member.id == member_id).values(last_birthday_gift_year=year))
-    if gift:
-        earn(session, member_id, gift, key=f"birthday:{year}", source_kind="birthday",
+    if gift.birthday_points:
+        earn(session, member_id, gift.birthday_points, key=f"birthday:{year}", source_kind="birthday",
              source_id=f"{member_id}:{year}", now=now, expiry_days=prog.points_expiry_days, reason="birthday gift")
+    if gift.birthday_coupon_template_id:
+        birthday_coupon(session, m, gift.birthday_coupon_template_id, year, now)
     return True
+
+
+def birthday_coupon(session: Session, m: Member, template_id: str, year: int, now: datetime) -> str | None:
+    """Issue the birthday coupon (the caller holds the member lock and the year's guard). None, logged, if the
+    template refuses: its partial count is rolled back with the savepoint."""
+    try:
+        with session.begin_nested():
+            coupon = coupons.issue(session, template_id, m.person_id, source="birthday", now=now,
+                                   source_ref=f"{m.id}:{year}")
+    except SiyuError as exc:
+        log.warning("birthday coupon of template %s not issued to member %s for %s: %s", template_id, m.id, year,
+                    exc.code)
+        return None
+    return coupon.id
 
 
 class LoyaltySweeper:
@@ -71,12 +95,13 @@ class LoyaltySweeper:
 
     def sweep(self) -> dict[str, int]:
         now = self.clock()
-        done = {"released": 0, "expired": 0, "birthdays": 0, "periods": 0}
+        done = {"released": 0, "expired": 0, "birthdays": 0, "unordered": 0, "periods": 0}
         with self.db.session() as session:
             expiry_days = program.load(session).points_expiry_days
             lots = due_for_release(session, now)
             members = members_with_due_expiry(session, now)
             birthdays = birthdays_due(session, now)
+            unordered = mall_orders.unordered_due(session, now)
         for lot_id in lots:
             with self.db.session() as session:
                 done["released"] += release(session, lot_id, now, expiry_days) is not None
@@ -86,6 +111,9 @@ class LoyaltySweeper:
         for member_id in birthdays:
             with self.db.session() as session:
                 done["birthdays"] += grant_birthday(session, member_id, now)
+        for redemption_id in unordered:
+            with self.db.session() as session:
+                done["unordered"] += mall_orders.expire(session, redemption_id, now)
         with self.db.session() as session:
             done["periods"] += tiers.evaluate(session, now) is not None
         return done
