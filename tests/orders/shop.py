@@ -7,7 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select
+
+from siyu.orders.models import Payment, Refund, ReturnRequest
 from siyu.orders.providers import sign
+from siyu.outbox.models import OutboxMessage
 from tests.conftest import Api
 
 WEBHOOK_SECRET = "whsec_test_0123456789"
@@ -59,6 +63,12 @@ class Shop:
         rows = self.admin("GET", f"/api/v1/catalog/skus/{self.skus[code]}/stock")
         return {r["location_id"]: (r["on_hand"], r["reserved"]) for r in rows}
 
+    def server(self, *scopes: str) -> Server:
+        """A brand server's secret key with ``scopes``."""
+        token = self.admin("POST", "/api/v1/tokens", {"role": "server", "name": "brand server",
+                                                      "scopes": list(scopes)})["token"]
+        return Server(self, token)
+
     def member(self, phone: str, **ids: str) -> Member:
         r = self.api.client.post("/api/v1/identity/login", json={"phone": phone, **ids},
                                  headers=self.api.admin_headers())
@@ -74,6 +84,19 @@ class Shop:
         return self.api.client.post("/api/v1/payments/webhook", content=body,
                                     headers={"Siyu-Signature": sign(secret, body),
                                              "Content-Type": "application/json"})
+
+
+def snapshot(shop: Shop) -> tuple[Any, ...]:
+    """What a refused request must leave as it was: orders and their states, stock, payments and their
+    states, refunds, after-sales requests and the outbox (no event of a change that did not happen)."""
+    orders = shop.admin("GET", "/api/v1/orders?limit=200")["items"]
+    with shop.api.runtime.db.session() as s:
+        rows = (s.execute(select(Payment.id, Payment.status).order_by(Payment.id)).all(),
+                s.scalar(select(func.count()).select_from(Refund)),
+                s.scalar(select(func.count()).select_from(ReturnRequest)),
+                s.scalar(select(func.count()).select_from(OutboxMessage)))
+    return (len(orders), [o["status"] for o in orders], shop.levels("SCARF-RED"), shop.levels("SCARF-APP"),
+            [tuple(p) for p in rows[0]], *rows[1:])
 
 
 @dataclass
@@ -105,3 +128,18 @@ class Member:
         answer = self.shop.callback("payment.succeeded", payment_ref=ref, amount_fen=order["total_fen"])
         assert answer.status_code == 200, answer.text
         return answer.json()
+
+
+@dataclass
+class Server:
+    shop: Shop
+    token: str
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        return self.shop.api.client.request(method, path, json=body,
+                                            headers={"Authorization": f"Bearer {self.token}"})
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        r = self.call(method, path, body)
+        assert r.status_code == status, r.text
+        return r.json()

@@ -9,12 +9,7 @@ from typing import Any
 import pytest
 
 from siyu.orders.providers import sign
-from tests.orders.shop import ADDRESS, WEBHOOK_SECRET, Shop
-
-
-def snapshot(shop: Shop) -> tuple[Any, ...]:
-    orders = shop.admin("GET", "/api/v1/orders?limit=200")["items"]
-    return (len(orders), [o["status"] for o in orders], shop.levels("SCARF-RED"), shop.levels("SCARF-APP"))
+from tests.orders.shop import ADDRESS, WEBHOOK_SECRET, Shop, snapshot
 
 
 def line(code: str = "SCARF-RED", **kw: Any) -> dict[str, Any]:
@@ -69,6 +64,7 @@ def test_forged_or_stale_webhook_signatures_are_refused(shop: Shop) -> None:
     ref = lin.call("POST", f"/api/v1/orders/{order['id']}/payments", {"provider": "webhook"}).json()["provider_ref"]
     body = json.dumps({"id": "evt-forged", "type": "payment.succeeded",
                        "data": {"payment_ref": ref, "amount_fen": order["total_fen"]}}).encode()
+    before = snapshot(shop)
     for headers in ({"Siyu-Signature": sign("not-the-secret", body)},
                     {"Siyu-Signature": sign(WEBHOOK_SECRET, body, at=int(datetime.now(UTC).timestamp()) - 3600)},
                     {"Siyu-Signature": "t=1,v1=deadbeef"}, {}):
@@ -79,7 +75,7 @@ def test_forged_or_stale_webhook_signatures_are_refused(shop: Shop) -> None:
     tampered = body.replace(str(order["total_fen"]).encode(), b"1")
     r = shop.api.client.post("/api/v1/payments/webhook", content=tampered, headers={"Siyu-Signature": signed})
     assert r.status_code == 401
-    assert lin.call("GET", f"/api/v1/orders/{order['id']}").json()["status"] == "pending_payment"
+    assert snapshot(shop) == before  # still pending, its payment too, and no event
     # the genuine callback still works afterwards (the forged ones did not use up its id)
     assert shop.signed(body).json()["outcome"] == "succeeded"
 
@@ -116,14 +112,18 @@ def test_refunds_cannot_exceed_what_was_paid(shop: Shop) -> None:
     lin = shop.member("13800139005")
     order = lin.order("web", ("SCARF-RED", 2))
     shop.admin("POST", f"/api/v1/orders/{order['id']}/payments", {"provider": "manual"}, status=201)
+    before = snapshot(shop)
     r = shop.admin("POST", f"/api/v1/orders/{order['id']}/refunds", {"amount_fen": 39801}, status=409)
     assert r["error"]["code"] == "refund_exceeds_paid"
+    assert snapshot(shop) == before
     shop.admin("POST", f"/api/v1/orders/{order['id']}/refunds", {"amount_fen": 39000}, status=201)
+    before = snapshot(shop)
     r = shop.admin("POST", f"/api/v1/orders/{order['id']}/refunds", {"amount_fen": 801}, status=409)
     assert r["error"]["code"] == "refund_exceeds_paid"
     lines = [{"line_id": order["lines"][0]["id"], "quantity": 3}]
     r = shop.admin("POST", f"/api/v1/orders/{order['id']}/refunds", {"lines": lines}, status=409)
     assert shop.admin("GET", f"/api/v1/orders/{order['id']}")["refunded_fen"] == 39000
+    assert snapshot(shop) == before
 
 
 def test_idempotency_key_replays_and_refuses_reuse(shop: Shop) -> None:
@@ -144,9 +144,24 @@ def test_idempotency_key_replays_and_refuses_reuse(shop: Shop) -> None:
 
 
 def test_malformed_webhook_bodies_are_4xx(shop: Shop) -> None:
+    lin = shop.member("13800139008")
+    order = lin.order("web", ("SCARF-RED", 1))
+    ref = lin.call("POST", f"/api/v1/orders/{order['id']}/payments", {"provider": "webhook"}).json()["provider_ref"]
+    before = snapshot(shop)
     for body in (b'{"id": "e1", "type": "refund.succeeded", "data": {}}',
                  b'{"id": "e2", "type": "payment.succeeded", "data": {"amount_fen": 1}}',
-                 b'{"id": "e3", "type": "nonsense", "data": {}}', b"not json", b'{"id": 5}'):
+                 b'{"id": "e3", "type": "nonsense", "data": {}}', b"not json", b'{"id": 5}',
+                 # a provider's own refund needs its refund id (what makes a re-sent one a duplicate)
+                 b'{"id": "e4", "type": "payment.refunded", "data": {"payment_ref": "%s", "amount_fen": 1}}'
+                 % ref.encode(),
+                 b'{"id": "e5", "type": "payment.refunded", "data": {"payment_ref": "%s", "refund_ref": "r",'
+                 b' "amount_fen": 0}}' % ref.encode(),
+                 b'{"id": "e6", "type": "payment.refunded", "data": {"payment_ref": "nope", "refund_ref": "r",'
+                 b' "amount_fen": 1}}',
+                 # the provider refunded a payment Siyu has not seen succeed
+                 b'{"id": "e7", "type": "payment.refunded", "data": {"payment_ref": "%s", "refund_ref": "r",'
+                 b' "amount_fen": 1}}' % ref.encode()):
         r = shop.signed(body)
         assert 400 <= r.status_code < 500, (body, r.text)
         assert r.json()["error"]["code"]
+    assert snapshot(shop) == before

@@ -55,9 +55,12 @@ def test_delivery_order_from_payment_to_return(shop: Shop, channel: str) -> None
     assert final["refunds"][0]["status"] == "succeeded"
 
 
-def test_store_pickup_with_a_code(shop: Shop) -> None:
+@pytest.mark.parametrize("channel", ["miniprogram", "web", "app"])
+def test_store_pickup_with_a_code(shop: Shop, channel: str) -> None:
     lin = shop.member("13800138001")
-    order = lin.order("web", ("SCARF-RED", 1), pickup=True)
+    order = lin.order(channel, ("SCARF-RED", 1), pickup=True)
+    assert (order["channel"], order["fulfilment"], order["pickup_location_id"]) == (channel, "pickup", shop.store)
+    assert order["shipping_fen"] == 0 and order["address"] is None
     assert shop.levels("SCARF-RED")[shop.store] == (5, 1)  # reserved at the store itself
     paid = shop.admin("POST", f"/api/v1/orders/{order['id']}/payments", {"provider": "manual",
                                                                          "reference": "POS-0001"}, status=201)
@@ -70,8 +73,9 @@ def test_store_pickup_with_a_code(shop: Shop) -> None:
     bad = shop.admin("POST", f"/api/v1/orders/{order['id']}/pickup", {"code": wrong}, status=422)
     assert bad["error"]["code"] == "wrong_pickup_code"
     done = shop.admin("POST", "/api/v1/stores/pickup", {"location_id": shop.store, "code": code})
-    assert done["status"] == "completed"
+    assert done["status"] == "completed" and done["return_deadline"] is not None
     assert shop.levels("SCARF-RED")[shop.store] == (4, 0)
+    assert shop.levels("SCARF-RED")[shop.warehouse] == (50, 0)  # the warehouse was never touched
 
 
 def test_wrong_pickup_codes_lock_the_order(shop: Shop) -> None:
@@ -137,3 +141,51 @@ def test_order_events_reach_the_event_store_and_the_profile(shop: Shop) -> None:
     assert profile["counters"]["revenue_fen"] == 19900 + 2 * 9900
     assert profile["counters"]["refunded_fen"] == 5000
     assert {c["channel"] for c in profile["channels"]} >= {"miniprogram", "app"}
+
+
+def test_each_channel_takes_its_own_listing_price(shop: Shop) -> None:
+    sku = shop.skus["SCARF-RED"]
+    shop.admin("PUT", f"/api/v1/catalog/skus/{sku}/listings/web", {"price_fen": 18900})
+    shop.admin("PUT", f"/api/v1/catalog/skus/{sku}/listings/app", {"price_fen": 17900})
+    lin = shop.member("13800138005")
+    prices = {"miniprogram": 19900, "web": 18900, "app": 17900}
+    orders = {ch: lin.order(ch, ("SCARF-RED", 2)) for ch in prices}
+    for ch, price in prices.items():
+        o = orders[ch]
+        assert (o["lines"][0]["unit_price_fen"], o["subtotal_fen"], o["total_fen"]) == (price, 2 * price, 2 * price), ch
+    # a later price change is the next order's price, not the placed one's (nor what its payment must match)
+    shop.admin("PUT", f"/api/v1/catalog/skus/{sku}/listings/app", {"price_fen": 15900})
+    assert lin.order("app", ("SCARF-RED", 1))["total_fen"] == 15900
+    assert lin.pay_online(orders["app"])["outcome"] == "succeeded"
+    assert lin.call("GET", f"/api/v1/orders/{orders['app']['id']}").json()["paid_fen"] == 2 * 17900
+
+
+def test_fulfilment_and_cancellation_events_reach_the_event_store(shop: Shop) -> None:
+    lin = shop.member("13800138006", user_id="member-6")
+    shipped = lin.order("web", ("SCARF-RED", 1))
+    lin.pay_online(shipped)
+    shop.admin("POST", f"/api/v1/orders/{shipped['id']}/fulfilment")
+    out = shop.admin("POST", f"/api/v1/orders/{shipped['id']}/shipments",
+                     {"carrier": "SF", "tracking_number": "SF42"}, status=201)
+    events = f"/api/v1/orders/{shipped['id']}/shipments/{out['shipments'][0]['id']}/events"
+    shop.admin("POST", events, {"status": "in_transit", "note": "杭州转运中心"})
+    shop.admin("POST", events, {"status": "out_for_delivery"})
+    shop.admin("POST", events, {"status": "delivered"})
+    shop.admin("POST", events, {"status": "delivered"})  # the carrier says it twice; the order completes once
+    cancelled = lin.order("miniprogram", ("SCARF-RED", 1))
+    assert lin.call("POST", f"/api/v1/orders/{cancelled['id']}/cancel", {"reason": "changed_mind"}).status_code == 200
+    shop.api.drain()
+    rows = shop.api.sql(
+        "SELECT event, channel, user_id, json_extract_string(properties, '$.order_id'), "
+        "json_extract_string(properties, '$.status'), json_extract_string(properties, '$.shipment_status'), "
+        "json_extract_string(properties, '$.tracking_number'), json_extract_string(properties, '$.reason') "
+        "FROM events WHERE source_id = 'siyu' AND event NOT IN ('Checkout Started', 'Order Completed') "
+        "ORDER BY timestamp, event")
+    assert rows == [
+        ["Order Updated", "web", "member-6", shipped["id"], "fulfilling", None, None, None],
+        ["Order Shipped", "web", "member-6", shipped["id"], None, None, "SF42", None],
+        ["Order Updated", "web", "member-6", shipped["id"], "shipped", "in_transit", "SF42", None],
+        ["Order Updated", "web", "member-6", shipped["id"], "shipped", "out_for_delivery", "SF42", None],
+        ["Order Received", "web", "member-6", shipped["id"], None, None, None, None],
+        ["Order Cancelled", "miniprogram", "member-6", cancelled["id"], None, None, None, "changed_mind"],
+    ]

@@ -6,15 +6,18 @@
 | orders.paid               | Order Completed         |
 | orders.cancelled          | Order Cancelled         |
 | orders.refunded           | Order Refunded          |
+| orders.fulfilling         | Order Updated           |
 | orders.shipped            | Order Shipped           |
+| orders.shipment_updated   | Order Updated           |
 | orders.ready_for_pickup   | Order Ready for Pickup  |
 | orders.completed          | Order Received          |
 | orders.payment_refused    | Payment Refused         |
 | returns.requested / approved / rejected / received | Return Requested / Approved / Rejected / Received |
 
 ``Order Completed`` is Segment's name for a finished purchase (it carries ``revenue``), so it marks the
-payment; ``Order Received`` marks delivery or pickup. Amounts are in yuan in ``total`` / ``revenue`` (as
-the spec has them) and exact in ``total_fen``.
+payment; ``Order Received`` marks delivery or pickup. ``Order Updated`` (Segment's name for any other change
+of an order) carries the new ``status`` and, for a carrier's update, ``shipment_status``. Amounts are in
+yuan in ``total`` / ``revenue`` (as the spec has them) and exact in ``total_fen``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ NAMES = {
     "orders.paid": "Order Completed",
     "orders.cancelled": "Order Cancelled",
     "orders.refunded": "Order Refunded",
+    "orders.fulfilling": "Order Updated",
     "orders.shipped": "Order Shipped",
+    "orders.shipment_updated": "Order Updated",
     "orders.ready_for_pickup": "Order Ready for Pickup",
     "orders.completed": "Order Received",
     "orders.payment_refused": "Payment Refused",

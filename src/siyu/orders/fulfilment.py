@@ -28,8 +28,12 @@ from siyu.orders.schemas import Fulfilment, Status
 READY = (Status.paid, Status.fulfilling)
 
 
-def start(session: Session, order_id: str) -> Order:
-    return require(session, order_id, (Status.paid,), Status.fulfilling)
+def start(session: Session, order_id: str, now: datetime | None = None) -> Order:
+    """Picking and packing started (the customer can no longer cancel by themself)."""
+    order = require(session, order_id, (Status.paid,), Status.fulfilling)
+    order_event(session, order, "orders.fulfilling", lines_of(session, order_id), at=now or utcnow(),
+                extra={"status": order.status})
+    return order
 
 
 def _need(order: Order, fulfilment: Fulfilment) -> None:
@@ -51,7 +55,8 @@ def ship(session: Session, order_id: str, carrier: str, tracking_number: str, no
 
 def track(session: Session, order_id: str, shipment_id: str, status: str, note: str,
           now: datetime | None = None) -> Order:
-    """A carrier update; ``delivered`` completes the order (and opens the return window)."""
+    """A carrier update; ``delivered`` completes the order (and opens the return window, ``Order Received``),
+    any other is ``Order Updated``."""
     now = now or utcnow()
     shipment = session.get(Shipment, shipment_id)
     if shipment is None or shipment.order_id != order_id:
@@ -63,7 +68,11 @@ def track(session: Session, order_id: str, shipment_id: str, status: str, note: 
     session.flush()
     if status == "delivered":
         return complete(session, order_id, (Status.shipped,), now)
-    return get(session, order_id)
+    order = get(session, order_id)
+    order_event(session, order, "orders.shipment_updated", lines_of(session, order_id), at=now,
+                extra={"status": order.status, "shipment_id": shipment.id, "carrier": shipment.carrier,
+                       "tracking_number": shipment.tracking_number, "shipment_status": status, "note": note})
+    return order
 
 
 def complete(session: Session, order_id: str, expected: tuple[Status, ...], now: datetime | None = None) -> Order:

@@ -108,7 +108,10 @@ class Payment(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount"),)
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount"),
+        UniqueConstraint("payment_id", "provider_ref"),  # a provider's refund is recorded once
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -117,6 +120,8 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
     return_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A refund the provider made on its own (``payment.refunded``): the provider's id of it.
+    provider_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lines: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"line_id", "quantity"}]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -145,7 +150,8 @@ class ReturnRequest(Base):
     person_id: Mapped[str] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # where it was asked for (any channel, any order)
     kind: Mapped[str] = mapped_column(String(16))  # refund_only | return
-    # requested -> approved -> (return: received) -> refunded; requested -> rejected | withdrawn
+    # requested -> approved -> (return: received) -> refunded; requested -> rejected | withdrawn;
+    # refunded -> refund_failed when the provider reports the refund failed (the quantities are free again)
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(500), default="")
     lines: Mapped[list[Any]] = mapped_column(JSON)  # [{"line_id", "quantity"}]

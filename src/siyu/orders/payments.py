@@ -5,7 +5,9 @@ A successful payment is applied with one conditional UPDATE: ``pending_payment -
 reservation holds (``reserve_expires_at > now``). If it does not apply — the unpaid timeout released the
 stock first, the customer cancelled, or another payment got there first — the payment is refused and
 refunded in full: a late payment never turns into an oversold order. Settling is idempotent: a payment
-already settled is left as it is, and each callback id is handled once.
+already settled is left as it is, and each callback id is handled once. A ``payment.refunded`` callback is a
+refund the provider made on its own (:func:`siyu.orders.refunds.from_provider`), recorded once per provider
+refund id.
 """
 
 from __future__ import annotations
@@ -111,8 +113,11 @@ def handle_callback(session: Session, event: WebhookEvent, now: datetime | None 
         if payment is None:
             raise PaymentNotFound(details={"payment_ref": event.data.payment_ref})
         if event.type == "payment.failed":
-            fail(session, payment, now)
-            return "failed"
+            fail(session, payment, now)  # a payment settled already stays as it is
+            return str(session.get(Payment, payment.id, populate_existing=True).status)  # type: ignore[union-attr]
+        if event.type == "payment.refunded":
+            assert event.data.amount_fen is not None and event.data.refund_ref is not None  # the schema checks
+            return refunds.from_provider(session, payment, event.data.amount_fen, event.data.refund_ref, now)
         if event.data.amount_fen is None:
             raise AmountMismatch("A payment.succeeded callback needs amount_fen.")
         succeed(session, payment, event.data.amount_fen, now)

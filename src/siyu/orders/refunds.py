@@ -4,7 +4,13 @@ What an order may still refund is guarded by the database: ``refunded_fen`` grow
 UPDATE (``refunded_fen + amount <= paid_fen``) and each line's ``refunded_quantity`` likewise
 (``<= quantity``), so concurrent refund requests can never return more than was paid. A refund through
 the webhook provider counts against the order when requested and is given back if the provider reports it
-failed.
+failed (an after-sales request it paid goes to ``refund_failed``, its quantities free again). The order's
+coupons come back once its settled refunds cover what was paid, so a refund that fails gives nothing back.
+
+A refund the provider made on its own (the brand refunded in the provider's dashboard: ``payment.refunded``)
+is recorded as a settled refund of money only, like an operator's amount refund: no quantities, no stock
+moves, the status stays. It is recorded once per provider refund id (a unique constraint, checked under the
+payment's row lock the callback holds).
 """
 
 from __future__ import annotations
@@ -13,15 +19,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db import affected
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
-from siyu.orders.errors import RefundTooLarge
+from siyu.orders.errors import InvalidTransition, RefundTooLarge
 from siyu.orders.events import order_event
-from siyu.orders.models import Order, OrderLine, Payment, Refund
+from siyu.orders.models import Order, OrderLine, Payment, Refund, ReturnRequest
 from siyu.orders.providers import provider
 from siyu.orders.repository import get, lines_of
 from siyu.promotions import coupons
@@ -63,8 +69,6 @@ def refund(session: Session, order: Order, amount: int, reason: str, *, quantiti
         raise RefundTooLarge(details={"order_id": order.id, "amount_fen": amount})
     if quantities and not _take_lines(session, quantities):
         raise RefundTooLarge(details={"order_id": order.id, "lines": quantities})
-    if get(session, order.id).refunded_fen >= order.paid_fen:  # refunded in full: its coupons come back
-        coupons.release_for_order(session, order.id)
     lines_json: list[dict[str, Any]] = [{"line_id": k, "quantity": v} for k, v in (quantities or {}).items()]
     prov = provider(payment.provider)
     r = Refund(id=new_id(), order_id=order.id, payment_id=payment.id, amount_fen=amount, reason=reason[:64],
@@ -77,8 +81,21 @@ def refund(session: Session, order: Order, amount: int, reason: str, *, quantiti
     return r
 
 
+def _release_coupons_if_refunded(session: Session, order: Order) -> None:
+    """Refunded in full (settled refunds of the applied payments cover what was paid): the order's coupons
+    come back."""
+    settled = session.scalar(select(func.coalesce(func.sum(Refund.amount_fen), 0))
+                             .join(Payment, Payment.id == Refund.payment_id)
+                             .where(Refund.order_id == order.id, Refund.status == "succeeded",
+                                    Payment.status == "succeeded"))
+    if order.paid_fen > 0 and int(settled or 0) >= order.paid_fen:
+        coupons.release_for_order(session, order.id)
+
+
 def announce(session: Session, r: Refund, now: datetime) -> None:
+    """A refund of an applied payment settled: the order's coupons (if refunded in full) and the event."""
     order = get(session, r.order_id)
+    _release_coupons_if_refunded(session, order)
     quantities = {str(x["line_id"]): int(x["quantity"]) for x in r.lines}
     order_event(session, order, "orders.refunded", lines_of(session, order.id), amount_fen=r.amount_fen,
                 quantities=quantities or None, extra={"refund_id": r.id, "reason": r.reason}, at=now)
@@ -125,3 +142,29 @@ def settle(session: Session, r: Refund, succeeded: bool, now: datetime) -> None:
         for x in r.lines:
             session.execute(update(OrderLine).where(OrderLine.id == x["line_id"])
                             .values(refunded_quantity=OrderLine.refunded_quantity - int(x["quantity"])))
+    if r.return_id is not None:  # the after-sales request it paid was not paid after all
+        session.execute(update(ReturnRequest).where(ReturnRequest.id == r.return_id,
+                                                    ReturnRequest.status == "refunded")
+                        .values(status="refund_failed"))
+
+
+def from_provider(session: Session, payment: Payment, amount: int, ref: str, now: datetime) -> str:
+    """A refund the provider made on its own, recorded once per ``ref`` (the provider's id of it): against
+    the order if the payment was applied (no more than is left to refund), else only recorded (a refused
+    payment is not part of the order). ``duplicate`` if ``ref`` was recorded before."""
+    if session.scalar(select(Refund.id).where(Refund.payment_id == payment.id, Refund.provider_ref == ref)):
+        return "duplicate"
+    if payment.status not in ("succeeded", "refused"):
+        raise InvalidTransition("The provider refunded a payment Siyu has not seen succeed.",
+                                details={"payment_id": payment.id, "status": payment.status})
+    applied = payment.status == "succeeded"
+    if amount > payment.amount_fen or (applied and not _take(session, payment.order_id, amount)):
+        raise RefundTooLarge(details={"order_id": payment.order_id, "amount_fen": amount})
+    r = Refund(id=new_id(), order_id=payment.order_id, payment_id=payment.id, amount_fen=amount,
+               reason="provider", status="succeeded", return_id=None, lines=[], provider_ref=ref,
+               created_at=now, settled_at=now)
+    session.add(r)
+    session.flush()
+    if applied:
+        announce(session, r, now)
+    return "refunded"

@@ -114,6 +114,7 @@ class RefundOut(BaseModel):
     amount_fen: int
     reason: str
     status: str
+    provider_ref: str | None = Field(description="A refund the provider made on its own: its id there.")
     return_id: str | None
     lines: list[dict[str, Any]]
     created_at: datetime
@@ -183,13 +184,22 @@ class WebhookData(BaseModel):
     payment_ref: str | None = Field(default=None, max_length=128, description="Payment events: which payment.")
     amount_fen: int | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, max_length=3)
-    refund_id: str | None = Field(default=None, max_length=32)
+    refund_id: str | None = Field(default=None, max_length=32, description="Refund events: Siyu's refund id.")
+    refund_ref: str | None = Field(default=None, min_length=1, max_length=128,
+                                   description="payment.refunded: the provider's own id of the refund.")
 
 
 class WebhookEvent(BaseModel):
     id: str = Field(min_length=1, max_length=128)
-    type: str = Field(pattern=r"^(payment\.(succeeded|failed)|refund\.(succeeded|failed))$")
+    type: str = Field(pattern=r"^(payment\.(succeeded|failed|refunded)|refund\.(succeeded|failed))$")
     data: WebhookData
+
+    @model_validator(mode="after")
+    def _refunded(self) -> WebhookEvent:
+        d = self.data
+        if self.type == "payment.refunded" and (d.payment_ref is None or d.refund_ref is None or not d.amount_fen):
+            raise ValueError("payment.refunded needs data.payment_ref, data.refund_ref and a positive data.amount_fen")
+        return self
 
 
 class RefundCreate(Strict):

@@ -1,13 +1,16 @@
-"""The order sweeper (in the worker process): unpaid orders past their reservation are cancelled and their
-stock released; shipped orders nobody confirmed within ``auto_complete_days`` are completed. Each order is
-changed in its own transaction through the same conditional transitions as the API, so a payment racing
-the sweeper either lands first (the order is paid) or is refused and refunded."""
+"""The order sweeper (in the worker process), with an injectable clock: unpaid orders past their
+reservation are cancelled and their stock released; shipped orders nobody confirmed within
+``auto_complete_days`` are completed. Each order is changed in its own transaction through the same
+conditional transitions as the API, so a payment racing the sweeper either lands first (the order is paid)
+or is refused and refunded."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from siyu.db import Database
 from siyu.kit.clock import utcnow
@@ -19,14 +22,15 @@ log = logging.getLogger("siyu.orders.sweeper")
 
 
 class OrderSweeper:
-    def __init__(self, db: Database, interval_s: float) -> None:
+    def __init__(self, db: Database, interval_s: float, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
         self.interval_s = interval_s
+        self.clock = clock
         self.expired = 0
         self.completed = 0
 
     def sweep(self) -> tuple[int, int]:
-        now = utcnow()
+        now = self.clock()
         with self.db.session() as session:
             due = service.expired_unpaid(session, now)
             to_complete = fulfilment.auto_complete_due(session, now)
