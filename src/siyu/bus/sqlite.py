@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import queue
 import sqlite3
 import threading
@@ -85,12 +86,20 @@ def _create(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version={_LAYOUT}")
 
 
-def _connect(path: Path, fsync: bool) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+BUSY_GIVE_UP_S = 60.0  # a publish waiting this long for the write lock fails (BusUnavailable)
+
+
+def _connect(path: Path, fsync: bool, busy_timeout_ms: int = int(BUSY_GIVE_UP_S * 1000)) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-    conn.execute("PRAGMA busy_timeout=60000")
+    conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     return conn
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == sqlite3.SQLITE_BUSY) or "database is locked" in str(exc)
 
 
 class _GroupCommitWriter(threading.Thread):
@@ -146,6 +155,7 @@ class SqliteBus(Bus):
         self._loop_pending: list[tuple[Sequence[Message], asyncio.Future[None]]] = []
         self._loop_flush_scheduled = False
         self._loop_conn: sqlite3.Connection | None = None
+        self._busy_since, self._busy_retries = math.inf, 0  # the in-loop flush waiting for the write lock
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = _connect(path, fsync)
         try:
@@ -237,7 +247,8 @@ class SqliteBus(Bus):
             return
         # Group commit inside the event loop: every publish made during one turn of the loop is committed
         # in one transaction at the end of that turn. No thread hop; a commit without fsync takes
-        # microseconds (another process holding the write lock is waited for, see busy_timeout).
+        # microseconds. The loop never waits for another process's write lock (a consumer leasing or
+        # acknowledging): the flush is tried again a moment later, gathering what arrives meanwhile.
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._loop_pending.append((messages, waiter))
@@ -247,20 +258,34 @@ class SqliteBus(Bus):
         await waiter
 
     def _flush_in_loop(self) -> None:
-        self._loop_flush_scheduled = False
-        pending, self._loop_pending = self._loop_pending, []
+        pending = self._loop_pending
         if self._loop_conn is None:
-            self._loop_conn = _connect(self.path, self.fsync)
+            self._loop_conn = _connect(self.path, self.fsync, busy_timeout_ms=0)
         try:
             self.write_messages(self._loop_conn, [m for msgs, _ in pending for m in msgs])
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc) and time.monotonic() < self._busy_since + BUSY_GIVE_UP_S:
+                self._busy_since = min(self._busy_since, time.monotonic())
+                self._busy_retries += 1
+                asyncio.get_running_loop().call_later(min(0.005, 0.0002 * self._busy_retries), self._flush_in_loop)
+                return
+            self._settle(pending, exc)
         except Exception as exc:
-            for _, waiter in pending:
-                if not waiter.done():
-                    waiter.set_exception(BusUnavailable(details={"reason": str(exc)}))
+            self._settle(pending, exc)
         else:
-            for _, waiter in pending:
-                if not waiter.done():
-                    waiter.set_result(None)
+            self._settle(pending, None)
+
+    def _settle(self, pending: list[tuple[Sequence[Message], asyncio.Future[None]]], exc: Exception | None) -> None:
+        self._loop_pending = []
+        self._loop_flush_scheduled = False
+        self._busy_since, self._busy_retries = math.inf, 0
+        for _, waiter in pending:
+            if waiter.done():
+                continue
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(BusUnavailable(details={"reason": str(exc)}))
 
     def publish_sync(self, messages: Sequence[Message]) -> None:
         if not messages:
