@@ -291,3 +291,40 @@ def test_events_known_only_by_another_identifier_get_their_person(store_api: Api
     api.drain()
     assert persons() == expected
 
+
+def test_a_changed_trait_keeps_its_older_values_in_the_history_and_the_profile_shows_the_newest(api: Api) -> None:
+    """The newest observation wins by its time, not by its arrival: a late, older value goes into the history
+    only. Values seen on an anonymous browser join the history and the profile when it is merged."""
+    silver = msg("identify", userId="u-trait", traits={"tier": "silver", "city": "杭州"},
+                 timestamp="2026-11-02T09:00:00Z")
+    gold = msg("identify", userId="u-trait", traits={"tier": "gold"}, timestamp="2026-11-04T09:00:00Z")
+    late = msg("identify", userId="u-trait", traits={"tier": "bronze"}, timestamp="2026-11-01T09:00:00Z")
+    send(api, "web", silver)
+    api.drain()
+    send(api, "app", gold)
+    api.drain()
+    send(api, "web", late)  # sent last, observed first
+    api.drain()
+    p = person(api, "user_id", "u-trait")
+    assert p is not None and p["traits"] == {"tier": "gold", "city": "杭州"}
+
+    def history(key: str | None = None, limit: int = 100) -> list[tuple[str, object, str, str]]:
+        query = f"?limit={limit}" + (f"&key={key}" if key else "")
+        r = api.client.get(f"/api/v1/persons/{p['id']}/traits/history{query}", headers=api.admin_headers())
+        assert r.status_code == 200, r.text
+        return [(t["key"], t["value"], t["observed_at"][:19], t["message_id"]) for t in r.json()]
+
+    assert history("tier") == [("tier", "gold", "2026-11-04T09:00:00", gold["messageId"]),
+                               ("tier", "silver", "2026-11-02T09:00:00", silver["messageId"]),
+                               ("tier", "bronze", "2026-11-01T09:00:00", late["messageId"])]
+    assert history(limit=2) == [("tier", "gold", "2026-11-04T09:00:00", gold["messageId"]),
+                                ("city", "杭州", "2026-11-02T09:00:00", silver["messageId"])]
+
+    # a newer city seen on an anonymous browser, merged into the person by a later identify
+    moved = msg("identify", anonymousId="b-trait", traits={"city": "上海"}, timestamp="2026-11-05T09:00:00Z")
+    send(api, "web", moved, msg("identify", anonymousId="b-trait", userId="u-trait",
+                                timestamp="2026-11-05T10:00:00Z"))
+    api.drain()
+    p = person(api, "user_id", "u-trait")
+    assert p is not None and p["traits"] == {"tier": "gold", "city": "上海"}
+    assert [v for _, v, _, _ in history("city")] == ["上海", "杭州"]
