@@ -1,5 +1,5 @@
 """A realistic identity graph for the identity benchmarks, seeded straight into the operational database
-(and its user id / anonymous id links into the event store), and realistic traffic against it.
+(and its identifier links into the event store), and realistic traffic against it.
 
 Persons are shaped like the simulator's shoppers (benchmarks use the simulator itself where its size is
 enough; a million identifiers would take it hours):
@@ -139,8 +139,8 @@ def seed(db: Database, warehouse: Warehouse | None, identifiers: int, rng: rando
             iid = new_id()
             idents.append({"id": iid, "kind": kind, "value": value, "person_id": pid, "seq": seq,
                            "created_at": created})
+            links.append((kind, value, pid, seq))  # the worker copies every kind's links to the store
             if kind in ("user_id", "anonymous_id"):
-                links.append((kind, value, pid, seq))
                 first_user_or_anon.setdefault(kind, iid)
                 if kind == "anonymous_id":
                     ch = next(b.channel for b in (member.browsers if member else graph.anonymous[-1].browsers)

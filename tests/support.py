@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,7 @@ class LiveServer:
     worker_in_server: bool = True
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    processes: int = 1  # `--processes N`: API processes sharing the port
 
     @property
     def url(self) -> str:
@@ -114,6 +115,8 @@ class LiveServer:
         args = [str(SIYU), "serve", "--port", str(self.port)]
         if not self.worker_in_server:
             args.append("--no-worker")
+        if self.processes > 1:
+            args += ["--processes", str(self.processes)]
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
@@ -136,6 +139,51 @@ class LiveServer:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+
+def child_processes(pid: int) -> dict[int, str]:
+    """The live children of process ``pid``: pid -> command line (Linux /proc)."""
+    out: dict[int, str] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                out[child] = cmdline.replace(b"\0", b" ").decode()
+    return out
+
+
+def worker_child(server: LiveServer, other_than: int | None = None, timeout: float = 60) -> int:
+    """The pid of ``siyu serve``'s worker child process (one that is not ``other_than``), waiting for it."""
+    assert server.proc is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [pid for pid, cmd in child_processes(server.proc.pid).items()
+                 if " worker " in cmd and pid != other_than]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no worker child of {server.proc.pid}")
+
+
+def kill_while_leased(bus_path: Path, kill: Callable[[], object], timeout: float = 20) -> int:
+    """Call ``kill`` as soon as the worker holds a leased (fetched, unacknowledged) batch, so the kill lands
+    between taking messages and acknowledging them. Returns how many messages were leased."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, leased = sqlite_bus_pending(bus_path)
+        if leased:
+            kill()
+            return leased
+        time.sleep(0.005)
+    raise AssertionError("the worker never held a batch")
 
 
 def spawn_worker(env: dict[str, str], log_path: Path, consumers: int = 1) -> subprocess.Popen[bytes]:

@@ -23,6 +23,7 @@ from tests.support import (
     base_env,
     cli,
     duckdb_event_keys,
+    kill_while_leased,
     query,
     sqlite_bus_pending,
     start_server,
@@ -33,19 +34,6 @@ from tests.support import (
 pytestmark = pytest.mark.slow
 
 TOTAL = 200_000
-
-
-def _kill_while_leased(bus_path: Path, kill: object, timeout: float = 20) -> int:
-    """Call ``kill`` as soon as the worker holds a leased (fetched, unacknowledged) batch, so the kill
-    lands between taking messages and acknowledging them. Returns how many messages were leased."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _, leased = sqlite_bus_pending(bus_path)
-        if leased:
-            kill()  # type: ignore[operator]
-            return leased
-        time.sleep(0.005)
-    raise AssertionError("the worker never held a batch")
 
 
 def _wait_drained(bus_path: Path, timeout: float = 120) -> None:
@@ -78,7 +66,7 @@ def test_kill_9_the_worker_mid_stream(tmp_path: Path) -> None:
     try:
         stream.start()
         stream.wait_acked(TOTAL // 4)
-        leased = _kill_while_leased(bus_path, lambda: os.killpg(workers[0].pid, signal.SIGKILL))
+        leased = kill_while_leased(bus_path, lambda: os.killpg(workers[0].pid, signal.SIGKILL))
         assert workers[0].wait(30) == -signal.SIGKILL
         at_kill = stream.acked_count
         assert at_kill < TOTAL and leased > 0
@@ -111,7 +99,7 @@ def test_kill_9_the_whole_server_mid_stream(tmp_path: Path) -> None:
     try:
         stream.start()
         stream.wait_acked(TOTAL // 3)
-        _kill_while_leased(data / "bus.sqlite3", server.kill)
+        kill_while_leased(data / "bus.sqlite3", server.kill)
         at_kill = stream.acked_count
         assert at_kill < TOTAL
         start_server(server)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Api, make_settings, open_api
 from tests.identity.journeys import identifiers, msg, person, person_id, send
 
 APPID = "wx8f2a1c"
@@ -236,3 +241,90 @@ def test_an_operator_merge_and_its_undo_leave_no_trace(api: Api) -> None:
     assert person(api, "user_id", "twin-a") == a
     assert person(api, "user_id", "twin-b") == b
     assert api.sql("SELECT message_id, person_id FROM events ORDER BY message_id") == events_before
+
+
+@pytest.fixture(params=["duckdb", "chdb"])
+def store_api(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Iterator[Api]:
+    """The app on each event store: DuckDB, and ClickHouse's engine in process (chdb)."""
+    url = f"chdb://{tmp_path / 'chdb'}" if request.param == "chdb" else ""
+    with open_api(make_settings(tmp_path, database_url=database_url, warehouse_url=url)) as api:
+        yield api
+
+
+def test_events_known_only_by_another_identifier_get_their_person(store_api: Api) -> None:
+    """An event whose anonymousId is junk and that has no userId, but carries a device id or a phone, belongs
+    to the person of that identifier in the event store too, and follows it through a merge and its undo."""
+    api = store_api
+    device = {"id": "tv-box-77", "type": "android"}
+    by_device = [msg("screen", anonymousId="0", name="Home", context={"device": device}),
+                 msg("track", anonymousId="undefined", event="Product Viewed", context={"device": device})]
+    by_phone = msg("identify", anonymousId="null", traits={"phone": "137 0000 2222", "city": "杭州"})
+    by_openid = msg("track", anonymousId="0", event="Product Viewed",
+                    context={"externalIds": [{"id": "oTV-1", "type": "wechat_openid", "collection": APPID}]})
+    send(api, "app", *by_device, by_phone, by_openid)
+    send(api, "web", msg("identify", userId="tv-owner", traits={"email": "owner@example.com"}))
+    api.drain()
+    tv, phone = person_id(api, "device_id", "tv-box-77"), person_id(api, "phone", "13700002222")
+    openid, owner = person_id(api, "wechat_openid", f"{APPID}:oTV-1"), person_id(api, "user_id", "tv-owner")
+    assert None not in (tv, phone, openid, owner) and len({tv, phone, openid, owner}) == 4
+
+    def persons() -> dict[str, object]:
+        return dict(api.sql("SELECT message_id, person_id FROM events WHERE user_id IS NULL"))  # type: ignore[arg-type]
+
+    expected = {by_device[0]["messageId"]: tv, by_device[1]["messageId"]: tv, by_phone["messageId"]: phone,
+                by_openid["messageId"]: openid}
+    assert persons() == expected
+    # the device's person is merged into the owner (the owner logs in on the box): its events follow
+    send(api, "app", msg("identify", userId="tv-owner", context={"device": device}))
+    api.drain()
+    assert person_id(api, "device_id", "tv-box-77") == owner
+    assert persons() == {**expected, by_device[0]["messageId"]: owner, by_device[1]["messageId"]: owner}
+    r = api.client.get(f"/api/v1/persons/{owner}/timeline", headers=api.admin_headers())
+    assert r.status_code == 200, r.text
+    assert {e["message_id"] for e in r.json()["items"]} >= {m["messageId"] for m in by_device}
+    # an unmerge takes them back
+    history = api.client.get(f"/api/v1/persons/{owner}/identity-history", headers=api.admin_headers()).json()
+    merge = next(m for m in history if m["action"] == "merge" and m["from_person"] == tv)
+    r = api.client.post(f"/api/v1/identity/merges/{merge['id']}/undo", json={"reason": "shared box"},
+                        headers=api.admin_headers())
+    assert r.status_code == 200, r.text
+    api.drain()
+    assert persons() == expected
+
+
+def test_a_changed_trait_keeps_its_older_values_in_the_history_and_the_profile_shows_the_newest(api: Api) -> None:
+    """The newest observation wins by its time, not by its arrival: a late, older value goes into the history
+    only. Values seen on an anonymous browser join the history and the profile when it is merged."""
+    silver = msg("identify", userId="u-trait", traits={"tier": "silver", "city": "杭州"},
+                 timestamp="2026-11-02T09:00:00Z")
+    gold = msg("identify", userId="u-trait", traits={"tier": "gold"}, timestamp="2026-11-04T09:00:00Z")
+    late = msg("identify", userId="u-trait", traits={"tier": "bronze"}, timestamp="2026-11-01T09:00:00Z")
+    send(api, "web", silver)
+    api.drain()
+    send(api, "app", gold)
+    api.drain()
+    send(api, "web", late)  # sent last, observed first
+    api.drain()
+    p = person(api, "user_id", "u-trait")
+    assert p is not None and p["traits"] == {"tier": "gold", "city": "杭州"}
+
+    def history(key: str | None = None, limit: int = 100) -> list[tuple[str, object, str, str]]:
+        query = f"?limit={limit}" + (f"&key={key}" if key else "")
+        r = api.client.get(f"/api/v1/persons/{p['id']}/traits/history{query}", headers=api.admin_headers())
+        assert r.status_code == 200, r.text
+        return [(t["key"], t["value"], t["observed_at"][:19], t["message_id"]) for t in r.json()]
+
+    assert history("tier") == [("tier", "gold", "2026-11-04T09:00:00", gold["messageId"]),
+                               ("tier", "silver", "2026-11-02T09:00:00", silver["messageId"]),
+                               ("tier", "bronze", "2026-11-01T09:00:00", late["messageId"])]
+    assert history(limit=2) == [("tier", "gold", "2026-11-04T09:00:00", gold["messageId"]),
+                                ("city", "杭州", "2026-11-02T09:00:00", silver["messageId"])]
+
+    # a newer city seen on an anonymous browser, merged into the person by a later identify
+    moved = msg("identify", anonymousId="b-trait", traits={"city": "上海"}, timestamp="2026-11-05T09:00:00Z")
+    send(api, "web", moved, msg("identify", anonymousId="b-trait", userId="u-trait",
+                                timestamp="2026-11-05T10:00:00Z"))
+    api.drain()
+    p = person(api, "user_id", "u-trait")
+    assert p is not None and p["traits"] == {"tier": "gold", "city": "上海"}
+    assert [v for _, v, _, _ in history("city")] == ["上海", "杭州"]

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 
 from siyu.db import Base, Database
 from siyu.identity import kinds, models, service
-from siyu.identity.extract import Observation, observe
+from siyu.identity.extract import Observation, observe, plain_id
 from siyu.identity.models import Identifier, IdentityClock, IdentityConflict, IdentityMerge, Person, PersonCounters
 from siyu.identity.repository import current_person
 from siyu.identity.resolver import Cache, committed, resolve
@@ -71,6 +71,7 @@ JUNK = [
     *junk("wechat_unionid", "null", "undefined"), *junk("wechat_openid", "undefined", "-1"),
     *junk("device_id", "unknown", "0", "--"),
 ]
+JUNK_HANDLES = junk("anonymous_id", "0", "undefined", "00000000-0000-0000-0000-000000000000")
 PHONE_SPELLINGS: list[Callable[[str], str]] = [
     lambda n: n, lambda n: f"{n[:3]} {n[3:7]} {n[7:]}", lambda n: f"+86 {n[:3]}-{n[3:7]}-{n[7:]}",
     lambda n: f"+86{n}", lambda n: f"(+86) {n[:3]} {n[3:7]} {n[7:]}", lambda n: f"0086 {n}",
@@ -203,7 +204,8 @@ def call(draw: Draw, n: int, run: int, idents: list[Ident], previous: list[Ident
 def separate_people(draw: Draw, run: int = 0) -> Scenario:
     """2-5 people who share nothing, each seen in calls that connect all their identifiers, in any grouping:
     two parts of one person may both be identified before anything links them (a UnionID on one, a phone on
-    the other), and are still joined, since a person here holds at most one identifier of each strong kind."""
+    the other), and are still joined, since a person here holds at most one identifier of each strong kind.
+    Calls without a user id or anonymous id of the person carry a junk anonymous id."""
     counter = itertools.count()
     calls: list[Call] = []
     everyone: list[Ident] = []
@@ -217,7 +219,9 @@ def separate_people(draw: Draw, run: int = 0) -> Scenario:
         groups += [[x] for x in ids if x.kind not in STRONG and draw(st.booleans())]  # anonymous browsing
         for group in groups:
             if not any(x in handles for x in group):
-                group.append(draw(st.sampled_from(handles)))
+                # a user id or anonymous id, or a junk anonymous id: then the event's person is found through
+                # the group's other identifiers only (the event store anchors it to the first of them)
+                group.append(draw(st.sampled_from(handles + JUNK_HANDLES)))
             anons = [x for x in group if x.kind == "anonymous_id"]
             calls.append(call(draw, next(counter), run, group, anons))
     return Scenario(calls, everyone, people_of(everyone))
@@ -554,3 +558,20 @@ def test_the_tracking_api_and_the_worker_find_the_people(api: Api, data: st.Data
     rows = api.sql(f"SELECT message_id, person_id FROM events WHERE message_id LIKE 'r{run}-%'")
     assert dict((str(m), p) for m, p in rows) == {c.event.message_id: person_of[c.event.ids[0]]
                                                    for c in scenario.calls}
+
+
+JUNKISH = st.one_of(
+    st.text(),
+    st.text(alphabet="0-_. \t\u3000", max_size=40),  # zeros, dashes and spaces, ASCII or not
+    st.builds(lambda word, case, pad: pad + (word.upper() if case else word) + pad,
+              st.sampled_from(sorted(kinds.JUNK)), st.booleans(), st.sampled_from(["", " ", "\t", "\u3000"])),
+    st.integers(190, 210).map(lambda n: "x" * n),
+)
+
+
+@given(value=JUNKISH)
+def test_plain_ids_are_exactly_what_normalisation_keeps(value: str) -> None:
+    """The worker's cheap test of whether the event store finds an event through its own user id or anonymous
+    id (``extract.plain_id``) agrees with normalisation on every string."""
+    assert plain_id(value) == (kinds.normalize("user_id", value) == value) \
+        == (kinds.normalize("anonymous_id", value) == value)

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from siyu.errors import SiyuError
+from siyu.identity.extract import event_anchors
 from siyu.warehouse.base import QueryTimeout, Warehouse
+from siyu.warehouse.clickhouse import ClickHouseWarehouse
 from siyu.warehouse.duckdb import DuckDBWarehouse
+from siyu.warehouse.record import EventRecord
 from tests.warehouse.conftest import count, open_warehouse
 from tests.warehouse.rows import BASE, batch, record, rows
 
@@ -155,5 +158,67 @@ def test_duckdb_forgets_keys_older_than_the_window(tmp_path: Path) -> None:
         assert count(wh) == 8
         wh.write_rows(old)  # outside the window: no longer remembered
         assert count(wh) == 13
+    finally:
+        wh.close()
+
+
+def _anchored(i: int, **kw: object) -> EventRecord:
+    """An event whose anonymous id is junk and that has no user id, seen with a device id."""
+    fields: dict[str, object] = {"anonymous_id": "0", "user_id": None,
+                                 "context": b'{"device": {"id": "box-1", "type": "android"}}'}
+    fields.update(kw)
+    return record(i, **fields)
+
+
+def test_events_known_by_another_identifier_get_its_person(warehouse: Warehouse) -> None:
+    """The worker stores the identifier an event is anchored to when its user id and anonymous id are no
+    identifiers; the ``events`` view maps it through that identifier's link, which later links replace (a
+    merge, an unmerge). Redelivery and in-batch duplicates keep the first copy, anchor included."""
+    recs = [_anchored(1), _anchored(2, context=b'{"traits": {"phone": "13700002222"}}'),
+            _anchored(3, context=b"{}"),  # no identifier at all: no person
+            _anchored(4, user_id="u-4"),  # the user id's person, whatever the device
+            record(5, anonymous_id="anon-5", user_id=None),
+            _anchored(6, user_id="u-6"), _anchored(6)]  # the first copy (a user id) is kept, and no anchor
+    data = rows(recs)
+    warehouse.write_rows(data, event_anchors)
+    warehouse.write_rows(data, event_anchors)  # a redelivered bus message
+    warehouse.write_links([("device_id", "box-1", "p-box", 1), ("phone", "+8613700002222", "p-phone", 1),
+                           ("user_id", "u-4", "p-4", 1), ("user_id", "u-6", "p-6", 1),
+                           ("anonymous_id", "anon-5", "p-5", 1)])
+
+    def persons() -> dict[str, object]:
+        got = warehouse.query("SELECT message_id, person_id FROM events ORDER BY message_id", 100, 30).rows
+        return {str(m)[-1]: p for m, p in got}
+
+    assert persons() == {"1": "p-box", "2": "p-phone", "3": None, "4": "p-4", "5": "p-5", "6": "p-6"}
+    warehouse.write_links([("device_id", "box-1", "p-owner", 2)])  # the box's person merged into the owner
+    assert persons()["1"] == "p-owner"
+    warehouse.write_links([("device_id", "box-1", "p-box", 3)])  # and the merge undone
+    assert persons() == {"1": "p-box", "2": "p-phone", "3": None, "4": "p-4", "5": "p-5", "6": "p-6"}
+    assert count(warehouse) == 6
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "clickhouse"])
+def test_a_store_made_before_anchors_has_every_link_copied_again(kind: str, tmp_path: Path) -> None:
+    """Before anchors only user id and anonymous id links were copied: the upgrade sends the identity worker
+    back to the start (the store's high-water mark reads 0), so the other kinds' links arrive too."""
+    wh = open_warehouse(kind, tmp_path)
+    try:
+        wh.write_links([("user_id", "u-1", "p-1", 7)])
+        assert wh.links_seq() == 7
+        # as a store before anchors: no event_anchors table
+        if isinstance(wh, DuckDBWarehouse):
+            wh._con.execute("DROP VIEW events")
+            wh._con.execute("DROP TABLE event_anchors")
+        else:
+            assert isinstance(wh, ClickHouseWarehouse)
+            wh._client.command(f"DROP VIEW `{wh.db}`.events")
+            wh._client.command(f"DROP TABLE `{wh.db}`.event_anchors")
+        wh.migrate()
+        assert wh.links_seq() == 0
+        wh.migrate()  # once only
+        wh.write_links([("user_id", "u-1", "p-1", 7), ("device_id", "d-1", "p-1", 3)])
+        wh.migrate()
+        assert wh.links_seq() == 7
     finally:
         wh.close()

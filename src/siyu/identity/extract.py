@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from siyu.identity.kinds import KINDS, PRIORITY, Kind, normalize
+from siyu.identity.kinds import JUNK, KINDS, MAX_LENGTH, PRIORITY, ZEROS_OR_DASHES, Kind, normalize
 from siyu.warehouse.record import COLUMNS
 
 Key = tuple[str, str]
@@ -228,7 +228,7 @@ def observe(message_id: str, channel: str, type_: str, anonymous_id: str | None,
 
 
 # Column positions in a decoded bus message (warehouse.record.COLUMNS).
-_MID, _CHANNEL, _TYPE, _ANON, _USER, _PREV, _TS, _TRAITS, _CONTEXT = 0, 2, 3, 5, 6, 8, 9, 14, 15
+_MID, _SOURCE, _CHANNEL, _TYPE, _ANON, _USER, _PREV, _TS, _TRAITS, _CONTEXT = 0, 1, 2, 3, 5, 6, 8, 9, 14, 15
 
 
 class _Columns(msgspec.Struct, array_like=True):
@@ -278,3 +278,42 @@ def observe_columns(columns: list[list[Any]]) -> list[Observation]:
                 c[_TRAITS][i], c[_CONTEXT][i])
         for i in range(len(c[_MID]))
     ]
+
+
+_JUNK_MAX = max(map(len, JUNK))
+_ZERO_OR_DASH = frozenset("0-_.")
+
+
+def plain_id(value: object) -> bool:
+    """Whether ``value`` is a user id or anonymous id as it stands (``normalize`` returns it unchanged): a
+    string, not padded, not junk. :func:`~siyu.identity.kinds.is_junk` spelled out for an unpadded string,
+    with its cheapest tests first."""
+    if type(value) is not str or not value or len(value) > MAX_LENGTH or value[0].isspace() \
+            or value[-1].isspace():
+        return False
+    if len(value) <= _JUNK_MAX and value.lower() in JUNK:
+        return False
+    return value[0] not in _ZERO_OR_DASH or not ZEROS_OR_DASHES.match(value)
+
+
+def event_anchors(columns: list[list[Any]]) -> list[tuple[str, str, str, str]]:
+    """``(source_id, message_id, kind, value)`` for each event of decoded columns whose person the event store
+    cannot find through the event's own ``user_id`` or ``anonymous_id`` columns: neither is an identifier (a
+    junk anonymousId such as ``0`` and no userId), yet the event carries another one (``context.device.id``,
+    a phone in traits, an ``externalIds`` entry). The identifier is the one resolution anchors the event to
+    (:func:`observe`), so the event follows that identifier's person through merges and unmerges. Events
+    whose ``user_id`` or ``anonymous_id`` is an identifier (nearly all) cost a few string tests."""
+    c = columns
+    users, anons = c[_USER], c[_ANON]
+    out: list[tuple[str, str, str, str]] = []
+    for i in range(len(users)):
+        user, anon = users[i], anons[i]
+        if plain_id(user):
+            continue  # found through user_id
+        if plain_id(anon) and (user is None or _norm(_K_USER, user) is None):
+            continue  # found through anonymous_id
+        anchor = observe(c[_MID][i], c[_CHANNEL][i], c[_TYPE][i], anon, user, c[_PREV][i], 0, c[_TRAITS][i],
+                         c[_CONTEXT][i]).anchor
+        if anchor is not None:
+            out.append((c[_SOURCE][i], c[_MID][i], anchor[0], anchor[1]))
+    return out

@@ -58,7 +58,7 @@ JUNK = frozenset({
     "false", "id", "email", "distinct_id", "user_id", "userid", "anonymous_id", "unknown", "n/a",
     "{}", "[]", "''", '""', "(null)",
 })
-_ZEROS_OR_DASHES = re.compile(r"^[0\-_.\s]+$")
+ZEROS_OR_DASHES = re.compile(r"^[0\-_.\s]+$")
 MAX_LENGTH = 200
 # Anonymous ids Siyu gives persons for their domain events (``anchors``); clients may not send them.
 RESERVED_PREFIX = "siyu:"
@@ -66,7 +66,7 @@ RESERVED_PREFIX = "siyu:"
 
 def is_junk(value: str) -> bool:
     v = value.strip().lower()
-    return v in JUNK or bool(_ZEROS_OR_DASHES.match(v)) or len(v) > MAX_LENGTH
+    return v in JUNK or bool(ZEROS_OR_DASHES.match(v)) or len(v) > MAX_LENGTH
 
 
 def normalize_phone(value: str, region: str = "CN") -> str | None:

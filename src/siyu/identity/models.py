@@ -38,7 +38,7 @@ class Identifier(Base):
     value: Mapped[str] = mapped_column(String(256))
     person_id: Mapped[str] = mapped_column(String(32))
     # The identity clock value of the last transaction that attached or moved this identifier; the event
-    # store's copy of the user id / anonymous id links is synchronised by it.
+    # store's copy of the identifier links is synchronised by it.
     seq: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -192,17 +192,20 @@ def _in(warehouse: Warehouse, column: str, values: Sequence[str]) -> str:
 def timeline(session: Session, warehouse: Warehouse, person_id: str, before: str | None, limit: int,
              timeout_s: float) -> TimelinePage:
     """The person's events from every channel, newest first. Events are found through the person's user ids
-    and anonymous ids and kept only if the event store maps them to this person (an event carrying a user
-    id belongs to that user id's person even if its anonymous id is shared)."""
+    and anonymous ids, and its other identifiers' anchored events (those whose user id and anonymous id are
+    no identifiers), and kept only if the event store maps them to this person (an event carrying a user id
+    belongs to that user id's person even if its anonymous id is shared)."""
     pid = current(session, person_id)
-    keys = session.execute(select(Identifier.kind, Identifier.value).where(
-        Identifier.person_id == pid, Identifier.kind.in_([k.value for k in EVENT_KINDS]))).all()
+    keys = session.execute(select(Identifier.kind, Identifier.value).where(Identifier.person_id == pid)).all()
     users = [v for k, v in keys if k == "user_id"]
     anons = [v for k, v in keys if k == "anonymous_id"]
-    if not users and not anons:
+    others = [(k, v) for k, v in keys if k not in EVENT_KINDS]
+    if not keys:
         return TimelinePage(items=[], next_cursor=None)
+    anchored = others and ("message_id IN (SELECT message_id FROM event_anchors WHERE " + " OR ".join(
+        f"(kind = {warehouse.sql_str(k)} AND value = {warehouse.sql_str(v)})" for k, v in others) + ")")
     match = " OR ".join(x for x in (users and _in(warehouse, "user_id", users),
-                                    anons and _in(warehouse, "anonymous_id", anons)) if x)
+                                    anons and _in(warehouse, "anonymous_id", anons), anchored) if x)
     where = f"({match}) AND person_id = {warehouse.sql_str(pid)}"
     if before:
         ts, mid = _decode_cursor(before)

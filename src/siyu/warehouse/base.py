@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -51,6 +51,7 @@ class Staged:
     table: pa.Table | None
     rows: int
     dropped: int
+    anchors: pa.Table | None = None  # ANCHORS_SCHEMA: events mapped to persons through another identifier
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,19 @@ Link = tuple[str, str, str, int]
 LINKS_SCHEMA = pa.schema([pa.field("kind", pa.string(), nullable=False), pa.field("value", pa.string(), nullable=False),
                           pa.field("person_id", pa.string(), nullable=False),
                           pa.field("seq", pa.int64(), nullable=False)])
+
+
+# An event whose own user_id and anonymous_id are no identifiers, and the identifier (kind, value) through
+# which the ``events`` view finds its person instead: (source_id, message_id, kind, value).
+Anchor = tuple[str, str, str, str]
+AnchorFinder = Callable[[list[list[object]]], Sequence[Anchor]]
+ANCHORS_SCHEMA = pa.schema([pa.field(name, pa.string(), nullable=False)
+                            for name in ("source_id", "message_id", "kind", "value")])
+
+
+def anchors_to_arrow(anchors: Sequence[Anchor]) -> pa.Table:
+    return pa.Table.from_arrays([pa.array([a[i] for a in anchors], type=pa.string()) for i in range(4)],
+                                schema=ANCHORS_SCHEMA)
 
 
 def links_to_arrow(links: Sequence[Link]) -> pa.Table:
@@ -189,25 +203,30 @@ class Warehouse(ABC):
     def migrate(self) -> None:
         """Create or upgrade the tables."""
 
-    def stage(self, columns: Columns) -> Staged:
+    def stage(self, columns: Columns, find_anchors: AnchorFinder | None = None) -> Staged:
         """Prepare events given column by column (``record.COLUMNS`` order) for :meth:`commit`: drop
         in-batch duplicates and build the arrow table. Pure CPU, no lock: a worker stages its next batch
-        while the previous one commits."""
+        while the previous one commits. ``find_anchors`` names the events (of those kept) that the
+        ``events`` view must map to persons through another identifier than their user id or anonymous id;
+        :meth:`commit` stores them with the events (see :meth:`write_links`)."""
         unique, dropped = dedup_in_batch(columns)
         n = len(unique[0])
-        return Staged(columns=unique, table=columns_to_arrow(unique) if n else None, rows=n, dropped=dropped)
+        found = find_anchors(unique) if find_anchors is not None and n else ()
+        return Staged(columns=unique, table=columns_to_arrow(unique) if n else None, rows=n, dropped=dropped,
+                      anchors=anchors_to_arrow(found) if found else None)
 
     @abstractmethod
     def commit(self, staged: Staged) -> WriteResult:
         """Insert staged events, each (source_id, message_id) at most once within the dedup window,
-        atomically: the whole batch (minus duplicates) or nothing."""
+        atomically: the whole batch (minus duplicates) or nothing; with them, the anchors of the events
+        inserted."""
 
-    def write_columns(self, columns: Columns) -> WriteResult:
-        return self.commit(self.stage(columns))
+    def write_columns(self, columns: Columns, find_anchors: AnchorFinder | None = None) -> WriteResult:
+        return self.commit(self.stage(columns, find_anchors))
 
-    def write_rows(self, rows: Sequence[tuple[object, ...]]) -> WriteResult:
+    def write_rows(self, rows: Sequence[tuple[object, ...]], find_anchors: AnchorFinder | None = None) -> WriteResult:
         """:meth:`write_columns` for row tuples."""
-        return self.write_columns(transpose(rows))
+        return self.write_columns(transpose(rows), find_anchors)
 
     @abstractmethod
     def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:
@@ -219,9 +238,11 @@ class Warehouse(ABC):
 
     @abstractmethod
     def write_links(self, links: Sequence[Link]) -> None:
-        """Store identity links (kind, value, person id, seq): the user id / anonymous id -> person map
-        through which the ``events`` view gives each event its current person. A link replaces an older
-        one for the same identifier only if its seq is not older; writing the same links again is a no-op."""
+        """Store identity links (kind, value, person id, seq): the identifier -> person map through which
+        the ``events`` view gives each event its current person: the person of its user id, else of its
+        anonymous id, else (an event whose user id and anonymous id are no identifiers) of its anchor, the
+        identifier stored with it by :meth:`commit`. A link replaces an older one for the same identifier
+        only if its seq is not older; writing the same links again is a no-op."""
 
     @abstractmethod
     def links_seq(self) -> int:

@@ -6,7 +6,8 @@ redelivered bus message, a retry racing a worker crash, or two workers holding c
 ClickHouse has no multi-statement transactions, so this engine-level collapse is what makes the write
 idempotent (DuckDB uses a key table inside a transaction instead). Writes are batched, one insert per
 worker batch. ``events`` is a view over it that adds each event's current person from ``identity_links``
-(a ReplacingMergeTree on seq, read FINAL like everything else).
+(a ReplacingMergeTree on seq, read FINAL like everything else), through the event's user id, anonymous id
+or, for events where neither is an identifier, its anchor in ``event_anchors``.
 
 Two ways in, the same SQL: ``clickhouse://user:password@host:8123/database`` talks to a server through
 ``clickhouse-connect``; ``chdb:///path`` runs ClickHouse's engine in-process (tests, single machines).
@@ -64,14 +65,22 @@ def _ddl(db: str) -> list[str]:
         "ENGINE = ReplacingMergeTree ORDER BY (source_id, message_id)",
         f"CREATE TABLE IF NOT EXISTS `{db}`.identity_links (kind LowCardinality(String), value String, "
         "person_id String, seq Int64) ENGINE = ReplacingMergeTree(seq) ORDER BY (kind, value)",
-        # Each event's person is looked up at query time: the person of its user id, else of its anonymous id.
-        f"CREATE VIEW IF NOT EXISTS `{db}`.events AS SELECT e.* EXCEPT (person_id), "
-        "coalesce(nullIf(lu.lu_person, ''), nullIf(la.la_person, '')) AS person_id "
+        f"CREATE TABLE IF NOT EXISTS `{db}`.event_anchors (source_id LowCardinality(String), message_id String, "
+        "kind LowCardinality(String), value String) ENGINE = ReplacingMergeTree ORDER BY (source_id, message_id)",
+        # Each event's person is looked up at query time: the person of its user id, else of its anonymous id,
+        # else (neither is an identifier) of the identifier it is anchored to. OR REPLACE: stores made before
+        # anchors get the new view.
+        f"CREATE OR REPLACE VIEW `{db}`.events AS SELECT e.* EXCEPT (person_id), "
+        "coalesce(nullIf(lu.lu_person, ''), nullIf(la.la_person, ''), nullIf(lx.lx_person, '')) AS person_id "
         f"FROM `{db}`.event_rows AS e "
         f"LEFT JOIN (SELECT value AS lu_value, person_id AS lu_person FROM `{db}`.identity_links "
         "WHERE kind = 'user_id') AS lu ON lu.lu_value = e.user_id "
         f"LEFT JOIN (SELECT value AS la_value, person_id AS la_person FROM `{db}`.identity_links "
-        "WHERE kind = 'anonymous_id') AS la ON la.la_value = e.anonymous_id",
+        "WHERE kind = 'anonymous_id') AS la ON la.la_value = e.anonymous_id "
+        "LEFT JOIN (SELECT a.source_id AS lx_source, a.message_id AS lx_message, l.person_id AS lx_person "
+        f"FROM `{db}`.event_anchors AS a INNER JOIN `{db}`.identity_links AS l "
+        "ON l.kind = a.kind AND l.value = a.value) AS lx "
+        "ON lx.lx_source = e.source_id AND lx.lx_message = e.message_id",
     ]
 
 
@@ -169,14 +178,26 @@ class ClickHouseWarehouse(Warehouse):
                 "AND engine != 'View'", {"output_format_arrow_string_as_string": 1})
             if int(old.column(0)[0].as_py()):  # a store made before identity: events becomes event_rows
                 self._client.command(f"RENAME TABLE `{self.db}`.events TO `{self.db}`.event_rows")
+            anchors = self._client.query(
+                f"SELECT count() FROM system.tables WHERE database = '{self.db}' AND name = 'event_anchors'",
+                {"output_format_arrow_string_as_string": 1})
+            upgrade = not int(anchors.column(0)[0].as_py())
             for stmt in _ddl(self.db):
                 self._client.command(stmt)
+            if upgrade:
+                # A store made before anchors holds only user id and anonymous id links: emptied, the identity
+                # worker copies every link again (persons are missing from events until it has).
+                self._client.command(f"TRUNCATE TABLE `{self.db}`.identity_links")
             self._client.use(self.db)
 
     def commit(self, staged: Staged) -> WriteResult:
+        """Rows, then their anchors. A crash in between leaves anchors missing only until the unacknowledged
+        batch is delivered again; copies of a row and of its anchor collapse alike (ReplacingMergeTree)."""
         if staged.table is not None:
             with self._lock:
                 self._client.insert(self.db, "event_rows", staged.table)
+                if staged.anchors is not None:
+                    self._client.insert(self.db, "event_anchors", staged.anchors)
         return WriteResult(inserted=staged.rows, duplicates=staged.dropped)
 
     def _one_query(self, body: str) -> str:

@@ -1,7 +1,9 @@
 """The embedded event store: one DuckDB file.
 
 The physical table is ``event_rows``; ``events`` is a view that adds each event's current person from
-``identity_links`` (see docs/identity.md for why persons are mapped at query time).
+``identity_links`` through the event's user id, anonymous id or, for the few events where neither is an
+identifier, the identifier in ``event_anchors`` (see docs/identity.md for why persons are mapped at query
+time).
 
 Exactly once: the worker's batch goes in one DuckDB transaction that first inserts the batch's
 (source_id, message_id) keys into ``event_keys`` (primary key, ``ON CONFLICT DO NOTHING RETURNING``)
@@ -52,15 +54,22 @@ DDL = [
     "received_at TIMESTAMP NOT NULL, PRIMARY KEY (source_id, message_id))",
     "CREATE TABLE IF NOT EXISTS identity_links (kind VARCHAR NOT NULL, value VARCHAR NOT NULL, "
     "person_id VARCHAR NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (kind, value))",
-    # Each event's person is looked up at query time: the person of its user id, else of its anonymous id.
+    "CREATE TABLE IF NOT EXISTS event_anchors (source_id VARCHAR NOT NULL, message_id VARCHAR NOT NULL, "
+    "kind VARCHAR NOT NULL, value VARCHAR NOT NULL, PRIMARY KEY (source_id, message_id))",
+    # Each event's person is looked up at query time: the person of its user id, else of its anonymous id,
+    # else (neither is an identifier) of the identifier it is anchored to.
     "CREATE OR REPLACE VIEW events AS SELECT e.* EXCLUDE (person_id), "
-    "COALESCE(lu.person_id, la.person_id) AS person_id FROM event_rows AS e "
+    "COALESCE(lu.person_id, la.person_id, lx.person_id) AS person_id FROM event_rows AS e "
     "LEFT JOIN identity_links AS lu ON lu.kind = 'user_id' AND lu.value = e.user_id "
-    "LEFT JOIN identity_links AS la ON la.kind = 'anonymous_id' AND la.value = e.anonymous_id",
+    "LEFT JOIN identity_links AS la ON la.kind = 'anonymous_id' AND la.value = e.anonymous_id "
+    "LEFT JOIN (SELECT a.source_id, a.message_id, l.person_id FROM event_anchors AS a "
+    "JOIN identity_links AS l ON l.kind = a.kind AND l.value = a.value) AS lx "
+    "ON lx.source_id = e.source_id AND lx.message_id = e.message_id",
 ]
 # Stores made before identity: the events table becomes event_rows under the view.
 _UPGRADE = ("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events' "
             "AND table_type = 'BASE TABLE'")
+_ANCHORS = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'event_anchors'"
 
 
 class DuckDBWarehouse(Warehouse):
@@ -81,8 +90,13 @@ class DuckDBWarehouse(Warehouse):
             row = self._con.execute(_UPGRADE).fetchone()
             if row and row[0]:
                 self._con.execute("ALTER TABLE events RENAME TO event_rows")
+            anchors = self._con.execute(_ANCHORS).fetchone()
             for stmt in DDL:
                 self._con.execute(stmt)
+            if not (anchors and anchors[0]):
+                # A store made before anchors holds only user id and anonymous id links: seq 0 makes the
+                # identity worker copy every link again (the persons stay in place meanwhile).
+                self._con.execute("UPDATE identity_links SET seq = 0")
 
     def commit(self, staged: Staged) -> WriteResult:
         unique, n, dropped = staged.columns, staged.rows, staged.dropped
@@ -98,6 +112,7 @@ class DuckDBWarehouse(Warehouse):
                     "ON CONFLICT DO NOTHING RETURNING source_id, message_id"
                 ).to_arrow_table()
                 inserted = new.num_rows
+                anchors = staged.anchors
                 if inserted == n:
                     con.execute(f"INSERT INTO event_rows ({_COLS}) SELECT {_COLS} FROM siyu_staged")
                 elif inserted:
@@ -106,6 +121,18 @@ class DuckDBWarehouse(Warehouse):
                     con.register("siyu_new", columns_to_arrow(take(unique, indices)))
                     con.execute(f"INSERT INTO event_rows ({_COLS}) SELECT {_COLS} FROM siyu_new")
                     con.unregister("siyu_new")
+                    if anchors is not None:  # only those of the events inserted now, as the rows
+                        mask = [key in keep for key in zip(anchors.column(0).to_pylist(),
+                                                           anchors.column(1).to_pylist(), strict=True)]
+                        anchors = anchors.filter(pa.array(mask, type=pa.bool_()))
+                else:
+                    anchors = None
+                if anchors is not None and anchors.num_rows:
+                    con.register("siyu_anchors", anchors)
+                    # (a key sent again after the deduplication window keeps its first anchor)
+                    con.execute("INSERT INTO event_anchors SELECT source_id, message_id, kind, value "
+                                "FROM siyu_anchors ON CONFLICT DO NOTHING")
+                    con.unregister("siyu_anchors")
                 con.unregister("siyu_staged")
                 con.commit()
             except BaseException:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
+import struct
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing.connection import Connection, Listener, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,9 @@ from siyu.errors import SiyuError
 from siyu.warehouse.base import Link, QueryResult, Staged, Warehouse, WarehouseUnavailable, WriteResult
 
 log = logging.getLogger("siyu.warehouse.remote")
+PING_TIMEOUT_S = 3.0  # under /readyz's 5 s per check
+QUERY_MARGIN_S = 5.0
+STALL_S = 3.0  # the longest a connection's read or write may wait (handshake, the rest of a started answer)
 
 
 class QueryServer(threading.Thread):
@@ -31,14 +36,18 @@ class QueryServer(threading.Thread):
         path.unlink(missing_ok=True)
         self.warehouse = warehouse
         self.listener = Listener(str(path), family="AF_UNIX", authkey=authkey)
+        self._closed = threading.Event()
 
     def run(self) -> None:
         while True:
             try:
                 conn = self.listener.accept()
-            except OSError:
-                return  # closed
-            except Exception:  # a client that failed the handshake
+            except Exception:
+                if self._closed.is_set():
+                    return
+                # A client that failed the handshake, or left during it (one that gave up waiting while this
+                # process was stopped, say: its connection waited in the backlog): the next one is served.
+                self._closed.wait(0.01)
                 continue
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
@@ -49,7 +58,11 @@ class QueryServer(threading.Thread):
                     request = conn.recv()
                 except (EOFError, OSError):
                     return
-                conn.send(self._answer(request))
+                answer = self._answer(request)
+                try:
+                    conn.send(answer)
+                except OSError:  # the client stopped waiting (see RemoteWarehouse._call) and went away
+                    return
 
     def _answer(self, request: tuple[Any, ...]) -> tuple[Any, ...]:
         try:
@@ -70,6 +83,7 @@ class QueryServer(threading.Thread):
             return ("error", "query_failed", 400, str(exc).split("\n")[0][:500], None)
 
     def close(self) -> None:
+        self._closed.set()
         with contextlib.suppress(Exception):
             self.listener.close()
 
@@ -84,18 +98,31 @@ class RemoteWarehouse(Warehouse):
         self._idle: list[Connection] = []
         self._lock = threading.Lock()
 
-    def _call(self, request: tuple[Any, ...]) -> Any:
+    def _call(self, request: tuple[Any, ...], timeout_s: float) -> Any:
+        """Send ``request`` and wait at most ``timeout_s`` for the answer. A process that does not answer (stopped,
+        or stuck) is unavailable: the caller's thread is not held for ever, and the connection, which may still
+        receive the late answer, is dropped. A kept connection found broken (the owner was restarted since) is
+        replaced once: every request is a read."""
         with self._lock:
             conn = self._idle.pop() if self._idle else None
-        try:
-            if conn is None:
-                conn = Client(str(self.path), family="AF_UNIX", authkey=self.authkey)
-            conn.send(request)
-            answer = conn.recv()
-        except (OSError, EOFError) as exc:
-            if conn is not None:
-                conn.close()
-            raise WarehouseUnavailable(details={"reason": f"event store process: {exc!r}"}) from exc
+        while True:
+            kept = conn is not None
+            try:
+                if conn is None:
+                    conn = self._connect()
+                conn.send(request)
+                if not conn.poll(timeout_s):
+                    conn.close()
+                    raise WarehouseUnavailable(
+                        details={"reason": f"event store process: no answer within {timeout_s:g} s"})
+                answer = conn.recv()
+                break
+            except (OSError, EOFError) as exc:
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                if not kept:
+                    raise WarehouseUnavailable(details={"reason": f"event store process: {exc!r}"}) from exc
         with self._lock:
             self._idle.append(conn)
         if answer[0] == "ok":
@@ -103,16 +130,39 @@ class RemoteWarehouse(Warehouse):
         _, code, status, message, details = answer
         raise SiyuError(message, code=code, status=status, details=details)
 
+    def _connect(self) -> Connection:
+        """``multiprocessing.connection.Client`` with a limit on every read and write of the socket, so a
+        stopped owner cannot hold the caller in the handshake either (a Unix socket's backlog accepts the
+        connection without the owner)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            stall = struct.pack("ll", int(STALL_S), int(STALL_S % 1 * 1_000_000))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, stall)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, stall)
+            sock.connect(str(self.path))
+        except BaseException:
+            sock.close()
+            raise
+        conn = Connection(sock.detach())
+        try:
+            answer_challenge(conn, self.authkey)
+            deliver_challenge(conn, self.authkey)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def query(self, sql: str, max_rows: int, timeout_s: float) -> QueryResult:
-        result: QueryResult = self._call(("query", sql, max_rows, timeout_s))
+        # The owner stops the query after timeout_s; the margin covers its queue and the answer's transfer.
+        result: QueryResult = self._call(("query", sql, max_rows, timeout_s), timeout_s + QUERY_MARGIN_S)
         return result
 
     def ping(self) -> None:
-        self._call(("ping",))
+        self._call(("ping",), PING_TIMEOUT_S)
 
     def metrics(self) -> bytes:
         """The owning process's Prometheus exposition (its worker counters)."""
-        data: bytes = self._call(("metrics",))
+        data: bytes = self._call(("metrics",), PING_TIMEOUT_S)
         return data
 
     def migrate(self) -> None:

@@ -48,6 +48,7 @@ class WorkerChild:
         key.write_text(self.authkey.hex())
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
+        self._lock = threading.Lock()  # a restart and stop() one at a time: stop() never misses a new child
         self._watcher = threading.Thread(target=self._watch, name="siyu-worker-child", daemon=True)
 
     def new_remote(self) -> RemoteWarehouse:
@@ -78,14 +79,16 @@ class WorkerChild:
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):
-            proc = self._proc
-            if proc is not None and proc.poll() is not None and not self._stopping.is_set():
-                log.error("worker process exited; starting it again", extra={"code": proc.returncode})
-                self._proc = self._spawn()
+            with self._lock:
+                proc = self._proc
+                if proc is not None and proc.poll() is not None and not self._stopping.is_set():
+                    log.error("worker process exited; starting it again", extra={"code": proc.returncode})
+                    self._proc = self._spawn()
 
     def stop(self) -> None:
-        self._stopping.set()
-        proc = self._proc
+        with self._lock:
+            self._stopping.set()
+            proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:

@@ -6,8 +6,10 @@ after a crash re-resolves to the same graph. A batch is resolved in one database
 acknowledged after its commit.
 
 After each commit (and when idle, to pick up operator merges, unmerges and logins made by API processes)
-the worker copies every user id / anonymous id link whose seq is above the event store's high-water mark
-into the store's ``identity_links``; the ``events`` view maps events to persons through them. The copy is
+the worker copies every identifier link whose seq is above the event store's high-water mark into the
+store's ``identity_links``; the ``events`` view maps events to persons through them (through the user id or
+anonymous id an event carries, or, when neither is an identifier, through the identifier it is anchored to,
+which may be of any kind). The copy is
 idempotent and ordered by the identity clock, so a crash between commit and copy only delays it. The next
 batch is fetched from the bus while the current one is resolved, and the links of a committed batch are
 copied (in a thread of their own, one copy at a time) while the next batch is resolved: the event store's
@@ -31,7 +33,6 @@ from siyu.collect.service import TOPIC
 from siyu.config import Settings
 from siyu.db import Database
 from siyu.identity.extract import Observation, observe_message
-from siyu.identity.kinds import EVENT_KINDS
 from siyu.identity.models import Identifier
 from siyu.identity.resolver import Cache, Outcome, committed, resolve
 from siyu.metrics import IDENTITY_EVENTS, IDENTITY_LINKS, IDENTITY_MERGES
@@ -104,18 +105,14 @@ class IdentityWorker:
         if self._cursor is None:
             self._cursor = (self.warehouse.links_seq(), "")
         total = 0
-        kinds = [k.value for k in EVENT_KINDS]
         while True:
             seq, ident = self._cursor
             with self.db.session() as session:
-                # A range on the seq index: ``seq >= :seq`` spelled out (the OR alone is not a range), and
-                # the kind filter kept off the (kind, value) index, which SQLite would otherwise prefer and
-                # then read every link of the graph to sort it.
+                # A range on the seq index: ``seq >= :seq`` spelled out (the OR alone is not a range).
                 rows = session.execute(
                     select(Identifier.kind, Identifier.value, Identifier.person_id, Identifier.seq, Identifier.id)
                     .where(Identifier.seq >= seq,
-                           or_(Identifier.seq > seq, and_(Identifier.seq == seq, Identifier.id > ident)),
-                           (Identifier.kind + "").in_(kinds))
+                           or_(Identifier.seq > seq, and_(Identifier.seq == seq, Identifier.id > ident)))
                     .order_by(Identifier.seq, Identifier.id).limit(SYNC_PAGE)
                 ).all()
             if not rows:

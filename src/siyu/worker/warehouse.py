@@ -21,6 +21,7 @@ from datetime import timedelta
 from siyu.bus.base import Bus, Consumer, Delivery
 from siyu.collect.service import TOPIC
 from siyu.config import Settings
+from siyu.identity.extract import event_anchors
 from siyu.kit.clock import utcnow
 from siyu.metrics import EVENTS_DEDUPLICATED, EVENTS_STORED, WORKER_BATCHES
 from siyu.warehouse.base import Staged, Warehouse, WriteResult
@@ -48,12 +49,14 @@ class WarehouseWorker:
         await self.bus.declare_group(GROUP, PATTERNS)
 
     def _stage(self, deliveries: Sequence[Delivery]) -> Staged:
-        """Decode and prepare a batch (CPU only; may run while the previous batch commits)."""
+        """Decode and prepare a batch (CPU only; may run while the previous batch commits), with the anchors of
+        the events that the ``events`` view maps to persons through another identifier than their user id or
+        anonymous id."""
         merged = decode_columns(deliveries[0].message.body)
         for d in deliveries[1:]:
             for column, more in zip(merged, decode_columns(d.message.body), strict=True):
                 column.extend(more)
-        return self.warehouse.stage(merged)
+        return self.warehouse.stage(merged, event_anchors)
 
     def _write(self, deliveries: Sequence[Delivery], staged: Staged | None = None) -> WriteResult:
         return self.warehouse.commit(staged if staged is not None else self._stage(deliveries))
