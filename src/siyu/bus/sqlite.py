@@ -345,6 +345,12 @@ class SqliteConsumer(Consumer):
         now = time.time()
         with self._lock:
             conn = self._conn
+            # A read first (it takes no lock): an idle group, polled often, must not take the write lock
+            # that publishers wait for.
+            if conn.execute("SELECT 1 FROM bus_queue WHERE grp = ? AND visible_at <= ? LIMIT 1",
+                            (self.group, now)).fetchone() is None:
+                self._idle(conn)
+                return []
             conn.execute("BEGIN IMMEDIATE")
             try:
                 dead = conn.execute(
@@ -381,11 +387,8 @@ class SqliteConsumer(Consumer):
                 conn.execute("ROLLBACK")
                 raise
             self._leased.update((r[0], (r[1], now + self.bus.lease_s)) for r in leased)
-            if not leased and self._acks_since_vacuum:
-                # Idle: give the pages of acknowledged bodies back to the file system (not while busy,
-                # where it would hold the write lock publishers are waiting for).
-                self._acks_since_vacuum = 0
-                conn.execute("PRAGMA incremental_vacuum")
+            if not leased:
+                self._idle(conn)
         leased.sort(key=lambda r: r[0])
         out = []
         for seq, body_id, attempts in leased:
@@ -393,6 +396,13 @@ class SqliteConsumer(Consumer):
             out.append(Delivery(Message(id=msg_id, topic=topic, body=body, headers=json.loads(headers)),
                                 attempts=attempts, handle=seq))
         return out
+
+    def _idle(self, conn: sqlite3.Connection) -> None:
+        if self._acks_since_vacuum:
+            # Idle: give the pages of acknowledged bodies back to the file system (not while busy, where it
+            # would hold the write lock publishers are waiting for).
+            self._acks_since_vacuum = 0
+            conn.execute("PRAGMA incremental_vacuum")
 
     async def fetch(self, max_messages: int, wait_s: float) -> list[Delivery]:
         deadline = time.monotonic() + wait_s

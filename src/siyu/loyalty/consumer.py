@@ -16,6 +16,7 @@ Shared`` -> share, ...) reward that action for the member behind them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -98,9 +99,16 @@ class LoyaltyActions:
     patterns: tuple[str, ...] = (EVENTS_TOPIC,)
 
     def handle(self, session: Session, message: Message) -> None:
-        mapping = program.load(session).events
-        if not mapping:
-            return
+        self.handle_many(session, [message])
+
+    def handle_many(self, session: Session, messages: Sequence[Message]) -> None:
+        mapping = program.load(session).events  # once per batch: most tracked events are not actions
+        if mapping:
+            for message in messages:
+                self._actions(session, message, mapping)
+
+    @staticmethod
+    def _actions(session: Session, message: Message, mapping: dict[str, str]) -> None:
         c = decode_columns(message.body)
         for i in range(len(c[_MID])):
             name = c[_EVENT][i]

@@ -2,8 +2,8 @@
 
 A :class:`Handler` names its group and topic patterns and handles one domain event inside a transaction.
 The runner handles a fetched batch in one transaction, recording every message id in the inbox first
-(``service.first_delivery``), and acknowledges after the commit; a message seen before is skipped. If the
-batch fails, its messages are handled one per transaction so one bad message cannot hold up the rest;
+(``service.first_deliveries``, one statement), and acknowledges after the commit; a message seen before is
+skipped. If the batch fails, its messages are handled one per transaction so one bad message cannot hold up the rest;
 one that keeps failing is retried and eventually dead-lettered by the bus.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from siyu.bus.base import Bus, Consumer, Delivery, Message
 from siyu.db import Database
 from siyu.outbox.relay import EVENT_ID
-from siyu.outbox.service import first_delivery
+from siyu.outbox.service import first_deliveries
 from siyu.worker.batching import fetch_batch
 
 log = logging.getLogger("siyu.outbox.consumer")
@@ -33,6 +33,9 @@ class Handler(Protocol):
     patterns: tuple[str, ...]
 
     def handle(self, session: Session, message: Message) -> None: ...
+
+    # A handler may also define ``handle_many(session, messages)``, given a batch's new messages in order
+    # in place of one ``handle`` call each (to read what every message needs once).
 
 
 def domain_event(message: Message) -> dict[str, Any]:
@@ -53,16 +56,19 @@ class ConsumerRunner:
         await self.bus.declare_group(self.handler.group, self.handler.patterns)
 
     def _apply(self, deliveries: Sequence[Delivery]) -> int:
-        n = 0
+        # A domain event is handled once by its own id, even if it reaches us in another bus message; other
+        # messages (tracked event batches) by their message id.
+        keyed = {d.message.headers.get(EVENT_ID) or d.message.id: d.message for d in deliveries}
         with self.db.session() as session:
-            for d in deliveries:
-                # A domain event is handled once by its own id, even if it reaches us in another bus
-                # message; other messages (tracked event batches) by their message id.
-                key = d.message.headers.get(EVENT_ID) or d.message.id
-                if first_delivery(session, self.handler.group, key):
-                    self.handler.handle(session, d.message)
-                    n += 1
-        return n
+            fresh = first_deliveries(session, self.handler.group, list(keyed))
+            todo = [m for key, m in keyed.items() if key in fresh]
+            many = getattr(self.handler, "handle_many", None)
+            if many is not None:
+                many(session, todo)
+            else:
+                for m in todo:
+                    self.handler.handle(session, m)
+        return len(todo)
 
     async def _process(self, consumer: Consumer, deliveries: list[Delivery]) -> None:
         try:

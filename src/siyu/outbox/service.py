@@ -11,6 +11,7 @@ event (deduplicated by its message id, which is the outbox id).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,6 +89,17 @@ def first_delivery(session: Session, consumer: str, message_id: str) -> bool:
     stmt = (upsert(session, InboxMessage).values(consumer=consumer, message_id=message_id, processed_at=utcnow())
             .on_conflict_do_nothing().returning(InboxMessage.message_id))
     return session.execute(stmt).first() is not None
+
+
+def first_deliveries(session: Session, consumer: str, message_ids: Sequence[str]) -> set[str]:
+    """:func:`first_delivery` for a batch in one statement: the ids ``consumer`` had not handled before."""
+    if not message_ids:
+        return set()
+    now = utcnow()
+    stmt = (upsert(session, InboxMessage)
+            .values([{"consumer": consumer, "message_id": m, "processed_at": now} for m in dict.fromkeys(message_ids)])
+            .on_conflict_do_nothing().returning(InboxMessage.message_id))
+    return set(session.scalars(stmt))
 
 
 class IdempotencyKeyReused(SiyuError):

@@ -18,7 +18,6 @@ window itself is checked by the store, against the database or Redis).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from siyu.errors import SiyuError
 from siyu.identity.service import current
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
+from siyu.kit.ttlcache import TtlCache
 from siyu.outbox.service import Replay, claim_key, store_answer
 from siyu.promotions.flash import rows, service
 from siyu.promotions.flash.errors import FlashBusy, FlashLimitReached, FlashWrongChannel
@@ -62,7 +62,7 @@ class FlashAttempts:
         self.db = db
         self.quotas = quotas
         self._windows: dict[str, Window] = {}
-        self._people: dict[str, tuple[str, float]] = {}
+        self._people: TtlCache[str, str] = TtlCache(PERSON_CACHE_S, _MAX_CACHED)
         self._limiter: anyio.CapacityLimiter | None = None
 
     def _threads(self) -> anyio.CapacityLimiter:
@@ -72,14 +72,8 @@ class FlashAttempts:
 
     async def person(self, token: str) -> str:
         """The current person of a member token (raises ``invalid_token``)."""
-        hit = self._people.get(token)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
-        person = await anyio.to_thread.run_sync(self._person, token, limiter=self._threads())
-        if len(self._people) > _MAX_CACHED:
-            self._people.clear()
-        self._people[token] = (person, time.monotonic() + PERSON_CACHE_S)
-        return person
+        return await self._people.get(token, lambda: anyio.to_thread.run_sync(self._person, token,
+                                                                               limiter=self._threads()))
 
     def _person(self, token: str) -> str:
         with self.db.session() as s:
