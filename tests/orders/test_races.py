@@ -9,6 +9,7 @@ import json
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -154,3 +155,54 @@ def test_repeated_and_concurrent_provider_refunds_make_one_refund(live: Live) ->
         expected = ({"refunded": 1, "duplicate": 29, "refund_exceeds_paid": 1} if refunds[0][0] == "re_1"
                     else {"refunded": 1, "refund_exceeds_paid": 30})
         assert outcomes == expected, (rnd, outcomes)
+
+
+def _failed(event_id: str, ref: str) -> bytes:
+    return json.dumps({"id": event_id, "type": "payment.failed", "data": {"payment_ref": ref}}).encode()
+
+
+def _post(live: Live, body: bytes) -> httpx.Response:
+    return httpx.post(live.url + "/api/v1/payments/webhook", content=body, headers=_signed(body), timeout=30)
+
+
+def test_concurrent_late_successes_after_a_failure_make_one_payment_or_one_refund(live: Live) -> None:
+    """A payment reported failed, then succeeded 30 times at once (the same callback, and re-sent under new
+    ids): applied once to the order that still waits for it; refused and refunded once when the order was
+    paid by another payment meanwhile."""
+    (token,) = members(live, 1)
+    for rnd in range(REPEAT):
+        sku, _ = shop(live, 5, rnd)
+        refs: dict[str, str] = {}
+        orders: dict[str, dict[str, Any]] = {}
+        for name, qty in (("waiting", 2), ("paid_otherwise", 1)):
+            body = {"channel": "app", "lines": [{"sku_id": sku, "quantity": qty}], "address": ADDRESS}
+            orders[name] = live.call("POST", "/api/v1/orders", body, token=token).json()
+            refs[name] = live.call("POST", f"/api/v1/orders/{orders[name]['id']}/payments", {"provider": "webhook"},
+                                   token=token).json()["provider_ref"]
+            failed = _post(live, _failed(f"evt-fail-{name}-{rnd}", refs[name]))
+            assert failed.status_code == 200 and failed.json()["outcome"] == "failed", failed.text
+        other = live.call("POST", f"/api/v1/orders/{orders['paid_otherwise']['id']}/payments",
+                          {"provider": "webhook"}, token=token).json()["provider_ref"]
+        paid = _post(live, _callback(f"evt-other-{rnd}", other, orders["paid_otherwise"]["total_fen"]))
+        assert paid.status_code == 200 and paid.json()["outcome"] == "succeeded", paid.text
+        requests = []
+        for name, ref in refs.items():
+            same = _callback(f"evt-late-{name}-{rnd}", ref, orders[name]["total_fen"])
+            requests += [("POST", "/api/v1/payments/webhook", same, _signed(same)) for _ in range(20)]
+            for i in range(10):
+                again = _callback(f"evt-late-{name}-{rnd}-{i}", ref, orders[name]["total_fen"])
+                requests.append(("POST", "/api/v1/payments/webhook", again, _signed(again)))
+        answers = asyncio.run(gather(requests, live.url))
+        assert {r.status_code for r in answers} == {200}, [r.text for r in answers if r.status_code != 200]
+        assert Counter(r.json()["outcome"] for r in answers[:30]) == {"duplicate": 19, "succeeded": 11}, rnd
+        assert Counter(r.json()["outcome"] for r in answers[30:]) == {"duplicate": 19, "refused": 11}, rnd
+        waiting = live.ok("GET", f"/api/v1/orders/{orders['waiting']['id']}")
+        assert (waiting["status"], waiting["paid_fen"], waiting["refunds"]) == ("paid", 1980, []), (rnd, waiting)
+        assert [p["status"] for p in waiting["payments"]] == ["succeeded"]
+        otherwise = live.ok("GET", f"/api/v1/orders/{orders['paid_otherwise']['id']}")
+        assert (otherwise["status"], otherwise["paid_fen"], otherwise["refunded_fen"]) == ("paid", 990, 0)
+        assert [p["status"] for p in otherwise["payments"]] == ["refused", "succeeded"], (rnd, otherwise)
+        assert [(r["payment_id"], r["amount_fen"], r["reason"]) for r in otherwise["refunds"]] == [
+            (otherwise["payments"][0]["id"], 990, "order_paid")], (rnd, otherwise)
+        assert stock(live, sku) == (2, 0)  # three units sold, each once
+
