@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from siyu.db import affected
 from siyu.kit.clock import iso, utcnow
 from siyu.kit.ids import new_id
-from siyu.orders.errors import InvalidTransition, OrderNotFound, PickupLocked
+from siyu.orders.errors import InvalidTransition, NotShipped, OrderNotFound, PickupLocked
 from siyu.orders.events import order_event
 from siyu.orders.models import Order, Shipment
 from siyu.orders.policy import policy
@@ -26,6 +26,7 @@ from siyu.orders.repository import get, lines_of, require
 from siyu.orders.schemas import Fulfilment, Status
 
 READY = (Status.paid, Status.fulfilling)
+TRACKED = (Status.shipped, Status.completed)  # carrier updates are taken for these
 
 
 def start(session: Session, order_id: str, now: datetime | None = None) -> Order:
@@ -56,11 +57,16 @@ def ship(session: Session, order_id: str, carrier: str, tracking_number: str, no
 def track(session: Session, order_id: str, shipment_id: str, status: str, note: str,
           now: datetime | None = None) -> Order:
     """A carrier update; ``delivered`` completes the order (and opens the return window, ``Order Received``),
-    any other is ``Order Updated``."""
+    any other is ``Order Updated``. Only for an order that was shipped (``shipped``, or ``completed``: the
+    customer may confirm receipt before the carrier's last update); any other is ``order_not_shipped`` and
+    nothing is recorded. A shipped order can only become completed, so the check cannot go stale."""
     now = now or utcnow()
     shipment = session.get(Shipment, shipment_id)
     if shipment is None or shipment.order_id != order_id:
         raise OrderNotFound("No such shipment on this order.", details={"shipment_id": shipment_id})
+    order = get(session, order_id)
+    if order.status not in TRACKED:
+        raise NotShipped(details={"order_id": order_id, "status": order.status, "shipment_id": shipment_id})
     events: list[dict[str, Any]] = [*shipment.events, {"status": status, "at": iso(now), "note": note}]
     shipment.events = events
     shipment.status = status
