@@ -92,23 +92,30 @@ def test_a_failed_refund_makes_the_order_refundable_again(shop: Shop) -> None:
 
 def test_a_failed_after_sales_refund_frees_the_request(shop: Shop) -> None:
     lin = shop.member("13800132002")
-    order = lin.order("miniprogram", ("SCARF-RED", 1))
+    order = lin.order("miniprogram", ("SCARF-RED", 2))  # one of two refunded: the order stays open
     lin.pay_online(order)
     ask = {"kind": "refund_only", "lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}]}
     ret = lin.call("POST", f"/api/v1/orders/{order['id']}/returns", ask).json()
     refund_id = shop.admin("POST", f"/api/v1/returns/{ret['id']}/decision", {"approve": True})["refund_id"]
+    assert shop.levels("SCARF-RED")[shop.warehouse] == (49, 0)  # not shipped: the unit went back to stock
     assert outcome(shop.callback("refund.failed", refund_id=refund_id)) == "failed"
     returns = lin.call("GET", f"/api/v1/orders/{order['id']}/returns").json()
     assert [(r["id"], r["status"]) for r in returns] == [(ret["id"], "refund_failed")]
     seen = lin.call("GET", f"/api/v1/orders/{order['id']}").json()
     assert seen["refunded_fen"] == 0 and seen["lines"][0]["refunded_quantity"] == 0
-    # the customer may ask again for the same scarf, and be refunded
+    # the unit stays off the order and in stock: what failed is the money, which is still owed
+    assert (seen["status"], seen["lines"][0]["cancelled_quantity"], seen["lines"][0]["ship_quantity"]) \
+        == ("paid", 1, 1)
+    assert shop.levels("SCARF-RED")[shop.warehouse] == (49, 0)
+    # the customer may ask again for the same scarf, and be refunded (the unit is not put back twice)
     again = lin.call("POST", f"/api/v1/orders/{order['id']}/returns", ask)
     assert again.status_code == 201, again.text
     refund_id = shop.admin("POST", f"/api/v1/returns/{again.json()['id']}/decision", {"approve": True})["refund_id"]
     assert outcome(shop.callback("refund.succeeded", refund_id=refund_id)) == "succeeded"
     seen = lin.call("GET", f"/api/v1/orders/{order['id']}").json()
     assert seen["refunded_fen"] == 19900 and seen["lines"][0]["refunded_quantity"] == 1
+    assert (seen["status"], seen["lines"][0]["cancelled_quantity"]) == ("paid", 1)
+    assert shop.levels("SCARF-RED")[shop.warehouse] == (49, 0)
 
 
 def test_a_full_refund_gives_the_coupon_back_only_once_it_went_through(shop: Shop) -> None:

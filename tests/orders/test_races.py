@@ -9,10 +9,13 @@ import json
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, select
 
 from siyu.orders.providers import sign
+from siyu.outbox.models import OutboxMessage
 from tests.orders.live import REPEAT, Live, gather, live, members
 from tests.orders.shop import ADDRESS, WEBHOOK_SECRET
 
@@ -154,3 +157,109 @@ def test_repeated_and_concurrent_provider_refunds_make_one_refund(live: Live) ->
         expected = ({"refunded": 1, "duplicate": 29, "refund_exceeds_paid": 1} if refunds[0][0] == "re_1"
                     else {"refunded": 1, "refund_exceeds_paid": 30})
         assert outcomes == expected, (rnd, outcomes)
+
+
+def _failed(event_id: str, ref: str) -> bytes:
+    return json.dumps({"id": event_id, "type": "payment.failed", "data": {"payment_ref": ref}}).encode()
+
+
+def _post(live: Live, body: bytes) -> httpx.Response:
+    return httpx.post(live.url + "/api/v1/payments/webhook", content=body, headers=_signed(body), timeout=30)
+
+
+def test_concurrent_late_successes_after_a_failure_make_one_payment_or_one_refund(live: Live) -> None:
+    """A payment reported failed, then succeeded 30 times at once (the same callback, and re-sent under new
+    ids): applied once to the order that still waits for it; refused and refunded once when the order was
+    paid by another payment meanwhile."""
+    (token,) = members(live, 1)
+    for rnd in range(REPEAT):
+        sku, _ = shop(live, 5, rnd)
+        refs: dict[str, str] = {}
+        orders: dict[str, dict[str, Any]] = {}
+        for name, qty in (("waiting", 2), ("paid_otherwise", 1)):
+            body = {"channel": "app", "lines": [{"sku_id": sku, "quantity": qty}], "address": ADDRESS}
+            orders[name] = live.call("POST", "/api/v1/orders", body, token=token).json()
+            refs[name] = live.call("POST", f"/api/v1/orders/{orders[name]['id']}/payments", {"provider": "webhook"},
+                                   token=token).json()["provider_ref"]
+            failed = _post(live, _failed(f"evt-fail-{name}-{rnd}", refs[name]))
+            assert failed.status_code == 200 and failed.json()["outcome"] == "failed", failed.text
+        other = live.call("POST", f"/api/v1/orders/{orders['paid_otherwise']['id']}/payments",
+                          {"provider": "webhook"}, token=token).json()["provider_ref"]
+        paid = _post(live, _callback(f"evt-other-{rnd}", other, orders["paid_otherwise"]["total_fen"]))
+        assert paid.status_code == 200 and paid.json()["outcome"] == "succeeded", paid.text
+        requests = []
+        for name, ref in refs.items():
+            same = _callback(f"evt-late-{name}-{rnd}", ref, orders[name]["total_fen"])
+            requests += [("POST", "/api/v1/payments/webhook", same, _signed(same)) for _ in range(20)]
+            for i in range(10):
+                again = _callback(f"evt-late-{name}-{rnd}-{i}", ref, orders[name]["total_fen"])
+                requests.append(("POST", "/api/v1/payments/webhook", again, _signed(again)))
+        answers = asyncio.run(gather(requests, live.url))
+        assert {r.status_code for r in answers} == {200}, [r.text for r in answers if r.status_code != 200]
+        assert Counter(r.json()["outcome"] for r in answers[:30]) == {"duplicate": 19, "succeeded": 11}, rnd
+        assert Counter(r.json()["outcome"] for r in answers[30:]) == {"duplicate": 19, "refused": 11}, rnd
+        waiting = live.ok("GET", f"/api/v1/orders/{orders['waiting']['id']}")
+        assert (waiting["status"], waiting["paid_fen"], waiting["refunds"]) == ("paid", 1980, []), (rnd, waiting)
+        assert [p["status"] for p in waiting["payments"]] == ["succeeded"]
+        otherwise = live.ok("GET", f"/api/v1/orders/{orders['paid_otherwise']['id']}")
+        assert (otherwise["status"], otherwise["paid_fen"], otherwise["refunded_fen"]) == ("paid", 990, 0)
+        assert [p["status"] for p in otherwise["payments"]] == ["refused", "succeeded"], (rnd, otherwise)
+        assert [(r["payment_id"], r["amount_fen"], r["reason"]) for r in otherwise["refunds"]] == [
+            (otherwise["payments"][0]["id"], 990, "order_paid")], (rnd, otherwise)
+        assert stock(live, sku) == (2, 0)  # three units sold, each once
+
+
+def test_concurrent_refunds_a_cancel_and_a_shipment_lose_no_stock(live: Live) -> None:
+    """One-unit refunds of every unit, the shipment and (some rounds) an operator's cancel of a paid
+    four-unit order, all at once: whatever order they land in, every unit is either shipped or back in
+    stock (never both, never neither), units refunded before the shipment are not in it, an order refunded
+    in full before it ships is closed, and the order is refunded exactly what it was paid."""
+    (token,) = members(live, 1)
+    for rnd in range(REPEAT):
+        sku, _ = shop(live, 6, rnd)
+        body = {"channel": "web", "lines": [{"sku_id": sku, "quantity": 4}], "address": ADDRESS}
+        order = live.call("POST", "/api/v1/orders", body, token=token).json()
+        live.ok("POST", f"/api/v1/orders/{order['id']}/payments", {"provider": "manual"})
+        live.ok("POST", f"/api/v1/orders/{order['id']}/fulfilment")
+        admin = {"Authorization": f"Bearer {live.admin}"}
+        one = {"lines": [{"line_id": order["lines"][0]["id"], "quantity": 1}], "reason": "缺货"}
+        # odd rounds refund one unit before the race (a shipment then surely follows a refund, unless the
+        # cancel wins); every third round an operator's cancel joins it
+        early = rnd % 2
+        for _ in range(early):
+            live.ok("POST", f"/api/v1/orders/{order['id']}/refunds", one)
+        requests: list[tuple[str, str, Any, dict[str, str]]] = [
+            ("POST", f"/api/v1/orders/{order['id']}/refunds", one, admin) for _ in range(4 - early)]
+        requests.append(("POST", f"/api/v1/orders/{order['id']}/shipments",
+                         {"carrier": "SF", "tracking_number": f"SF{rnd}"}, admin))
+        if rnd % 3 == 2:
+            requests.append(("POST", f"/api/v1/orders/{order['id']}/cancel", {"reason": "operator"}, admin))
+        answers = asyncio.run(gather(requests, live.url))
+        codes = [(r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else "") for r in answers]
+        assert set(codes[:4 - early]) <= {(201, ""), (409, "refund_exceeds_paid")}, (rnd, codes)
+        assert set(codes[4 - early:]) <= {(200, ""), (201, ""), (409, "invalid_order_state")}, (rnd, codes)
+        after = live.ok("GET", f"/api/v1/orders/{order['id']}")
+        line = after["lines"][0]
+        shipped = line["ship_quantity"] if after["status"] == "shipped" else 0
+        assert after["status"] in ("shipped", "cancelled"), (rnd, after)
+        assert (after["status"] == "shipped") == (codes[4 - early] == (201, "")), (rnd, codes, after)
+        assert stock(live, sku) == (6 - shipped, 0), (rnd, codes, after)
+        assert line["cancelled_quantity"] == 4 - shipped, (rnd, after)
+        assert after["refunded_fen"] == after["paid_fen"] == 4 * 990, (rnd, after)
+        assert sum(r["amount_fen"] for r in after["refunds"]) == 4 * 990, (rnd, after)
+        if after["status"] == "shipped":
+            # the shipment left without exactly the units refunded before it (each change of the order holds
+            # its row, so the outbox has them in the order they happened), and never left empty
+            topics = [t for t in _order_topics(live, order["id"]) if t in ("orders.refunded", "orders.shipped")]
+            assert 4 - shipped == topics.index("orders.shipped") and shipped > 0, (rnd, topics, after)
+
+
+def _order_topics(live: Live, order_id: str) -> list[str]:
+    """The order's domain events, in the order they were written."""
+    engine = create_engine(live.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(OutboxMessage.topic, OutboxMessage.payload).order_by(OutboxMessage.seq)).all()
+    finally:
+        engine.dispose()
+    return [topic for topic, payload in rows if payload["data"].get("order_id") == order_id]

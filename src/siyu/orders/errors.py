@@ -46,6 +46,11 @@ class WrongPickupCode(SiyuError):
     message = "The pickup code does not match."
 
 
+class NotShipped(Conflict):
+    code = "order_not_shipped"
+    message = "Carrier updates are taken only for an order that was shipped."
+
+
 class PickupLocked(Conflict):
     code = "pickup_locked"
     message = "Too many wrong pickup codes; an operator must release the order."

@@ -1,4 +1,6 @@
 """Fulfilment: delivery (shipments with tracking updates) or store pickup (门店自提) with a 6-digit code.
+What an order ships (or hands over) is each line's ``quantity - cancelled_quantity``: units refunded before
+shipping went back to stock (``unshipped.py``) and are not in it.
 
 A pickup code is checked against its order; wrong codes are counted (``pickup_attempts``) and after
 ``pickup_max_attempts`` the order is locked for pickup until an operator releases it, so a code cannot be
@@ -18,20 +20,23 @@ from sqlalchemy.orm import Session
 from siyu.db import affected
 from siyu.kit.clock import iso, utcnow
 from siyu.kit.ids import new_id
-from siyu.orders.errors import InvalidTransition, OrderNotFound, PickupLocked
+from siyu.orders.errors import InvalidTransition, NotShipped, OrderNotFound, PickupLocked
 from siyu.orders.events import order_event
 from siyu.orders.models import Order, Shipment
 from siyu.orders.policy import policy
 from siyu.orders.repository import get, lines_of, require
 from siyu.orders.schemas import Fulfilment, Status
+from siyu.orders.unshipped import to_ship
 
 READY = (Status.paid, Status.fulfilling)
+TRACKED = (Status.shipped, Status.completed)  # carrier updates are taken for these
 
 
 def start(session: Session, order_id: str, now: datetime | None = None) -> Order:
     """Picking and packing started (the customer can no longer cancel by themself)."""
     order = require(session, order_id, (Status.paid,), Status.fulfilling)
-    order_event(session, order, "orders.fulfilling", lines_of(session, order_id), at=now or utcnow(),
+    lines = lines_of(session, order_id)
+    order_event(session, order, "orders.fulfilling", lines, at=now or utcnow(), quantities=to_ship(lines),
                 extra={"status": order.status})
     return order
 
@@ -48,7 +53,8 @@ def ship(session: Session, order_id: str, carrier: str, tracking_number: str, no
     session.add(Shipment(id=new_id(), order_id=order_id, carrier=carrier, tracking_number=tracking_number,
                          status="shipped", events=[{"status": "shipped", "at": iso(now), "note": ""}],
                          created_at=now, updated_at=now))
-    order_event(session, order, "orders.shipped", lines_of(session, order_id), at=now,
+    lines = lines_of(session, order_id)  # read after the status change: units refunded before it stay off
+    order_event(session, order, "orders.shipped", lines, at=now, quantities=to_ship(lines),
                 extra={"carrier": carrier, "tracking_number": tracking_number})
     return order
 
@@ -56,11 +62,16 @@ def ship(session: Session, order_id: str, carrier: str, tracking_number: str, no
 def track(session: Session, order_id: str, shipment_id: str, status: str, note: str,
           now: datetime | None = None) -> Order:
     """A carrier update; ``delivered`` completes the order (and opens the return window, ``Order Received``),
-    any other is ``Order Updated``."""
+    any other is ``Order Updated``. Only for an order that was shipped (``shipped``, or ``completed``: the
+    customer may confirm receipt before the carrier's last update); any other is ``order_not_shipped`` and
+    nothing is recorded. A shipped order can only become completed, so the check cannot go stale."""
     now = now or utcnow()
     shipment = session.get(Shipment, shipment_id)
     if shipment is None or shipment.order_id != order_id:
         raise OrderNotFound("No such shipment on this order.", details={"shipment_id": shipment_id})
+    order = get(session, order_id)
+    if order.status not in TRACKED:
+        raise NotShipped(details={"order_id": order_id, "status": order.status, "shipment_id": shipment_id})
     events: list[dict[str, Any]] = [*shipment.events, {"status": status, "at": iso(now), "note": note}]
     shipment.events = events
     shipment.status = status
@@ -108,7 +119,8 @@ def ready_for_pickup(session: Session, order_id: str, now: datetime | None = Non
     assert order.pickup_location_id is not None
     code = _new_code(session, order.pickup_location_id)
     order = require(session, order_id, READY, Status.ready_for_pickup, pickup_code=code, pickup_attempts=0)
-    order_event(session, order, "orders.ready_for_pickup", lines_of(session, order_id), at=now,
+    lines = lines_of(session, order_id)
+    order_event(session, order, "orders.ready_for_pickup", lines, at=now, quantities=to_ship(lines),
                 extra={"pickup_location_id": order.pickup_location_id})
     return order
 

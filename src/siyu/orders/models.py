@@ -9,9 +9,13 @@ concurrent changes cannot both win):
                          |         \\-> cancelled (refunded in full)
                          \\-> cancelled (refunded in full)
     pending_payment -> cancelled (by the customer, an operator, or the unpaid timeout)
+    paid | fulfilling | ready_for_pickup -> cancelled ("refunded": refunds covered the whole order)
 
-Refunds (after-sales or by an operator) do not change the status; ``refunded_fen`` grows to at most
-``paid_fen``.
+Refunds (after-sales, by an operator or by the provider) grow ``refunded_fen`` to at most ``paid_fen`` and
+leave the status as it is, but for one case. Before the order ships (``paid``, ``fulfilling``,
+``ready_for_pickup``) units refunded go back to stock and leave the shipment (a line's
+``cancelled_quantity``), and an order refunded in full then (every unit, or every fen) is closed:
+``cancelled`` with ``cancel_reason = "refunded"`` (``refunds.py``).
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ class OrderLine(Base):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity"),
         CheckConstraint("refunded_quantity >= 0 AND refunded_quantity <= quantity", name="refunded"),
+        CheckConstraint("cancelled_quantity >= 0 AND cancelled_quantity <= quantity", name="cancelled"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -87,6 +92,10 @@ class OrderLine(Base):
     discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # its share of the order's discounts
     location_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # where the stock was reserved
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    # Units taken off the order before they shipped (refunded then, or the paid order cancelled): back in
+    # stock at ``location_id`` and not to be shipped. Never decreases: a refund of them that fails leaves
+    # money owed, not goods (``refunds.py``). What the order ships is ``quantity - cancelled_quantity``.
+    cancelled_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Payment(Base):

@@ -4,10 +4,13 @@
 A successful payment is applied with one conditional UPDATE: ``pending_payment -> paid`` only while the
 reservation holds (``reserve_expires_at > now``). If it does not apply — the unpaid timeout released the
 stock first, the customer cancelled, or another payment got there first — the payment is refused and
-refunded in full: a late payment never turns into an oversold order. Settling is idempotent: a payment
-already settled is left as it is, and each callback id is handled once. A ``payment.refunded`` callback is a
-refund the provider made on its own (:func:`siyu.orders.refunds.from_provider`), recorded once per provider
-refund id.
+refunded in full: a late payment never turns into an oversold order. A success reported after the provider
+said the payment failed (a retry of the provider's, or a late settlement) is such a late payment: the money
+did arrive, so it is applied if the order can still take it, else refused and refunded; a failure is never
+final for money. Settling is idempotent: a payment that succeeded or was refused is left as it is (the
+callback holds the payment's row lock, and each status change is conditional on the status it read), and
+each callback id is handled once. A ``payment.refunded`` callback is a refund the provider made on its own
+(:func:`siyu.orders.refunds.from_provider`), recorded once per provider refund id.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from siyu.catalog import stock
+from siyu.db import affected
 from siyu.identity.anchors import event_anchor
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
@@ -57,11 +61,16 @@ def open_payment(session: Session, order: Order, provider_name: str, reference: 
     return payment
 
 
+UNSETTLED = ("pending", "failed")  # a payment the provider may still report succeeded
+
+
 def succeed(session: Session, payment: Payment, amount: int, now: datetime, order: Order | None = None,
             lines: Sequence[OrderLine] | None = None, anchor: tuple[str, str] | None = None) -> None:
     """The money arrived. Apply it to the order, or refuse and refund it. ``order``, its ``lines`` and its
-    person's event ``anchor``: as the caller read them in this transaction."""
-    if payment.status != "pending":
+    person's event ``anchor``: as the caller read them in this transaction. A payment reported ``failed``
+    before is settled like a pending one (the provider succeeded after all); one that succeeded or was
+    refused already is left alone (the caller holds its row lock)."""
+    if payment.status not in UNSETTLED:
         return
     order = order if order is not None else get(session, payment.order_id)
     if order.status == Status.pending_payment and order.reserve_expires_at is not None \
@@ -72,7 +81,10 @@ def succeed(session: Session, payment: Payment, amount: int, now: datetime, orde
         reserve_expires_at=None)
     if applied:
         lines = lines if lines is not None else lines_of(session, order.id)
-        session.execute(update(Payment).where(Payment.id == payment.id).values(status="succeeded", settled_at=now))
+        if not affected(session.execute(update(Payment).where(Payment.id == payment.id,
+                                                              Payment.status.in_(UNSETTLED))
+                                        .values(status="succeeded", settled_at=now))):
+            raise RuntimeError(f"payment {payment.id} settled by another despite its row lock")  # rolls back
         coupons.redeem_for_order(session, order.id, now)
         # the transition's UPDATE brought the order object in the session up to date (an ORM UPDATE
         # synchronises the objects it matches); read it again only if it did not
@@ -84,8 +96,9 @@ def succeed(session: Session, payment: Payment, amount: int, now: datetime, orde
             if ln.sku_id and ln.location_id:
                 stock.deduct(session, ln.sku_id, ln.location_id, ln.quantity)
         return
-    session.execute(update(Payment).where(Payment.id == payment.id)
-                    .values(status="refused", amount_fen=amount, settled_at=now))
+    if not affected(session.execute(update(Payment).where(Payment.id == payment.id, Payment.status.in_(UNSETTLED))
+                                    .values(status="refused", amount_fen=amount, settled_at=now))):
+        return  # another callback settled it (its row lock makes this unreachable): refunded there
     session.refresh(payment)
     reason = "amount_mismatch" if amount != order.total_fen else f"order_{get(session, order.id).status}"
     refunds.refund_payment(session, payment, reason, now)

@@ -7,10 +7,21 @@ the webhook provider counts against the order when requested and is given back i
 failed (an after-sales request it paid goes to ``refund_failed``, its quantities free again). The order's
 coupons come back once its settled refunds cover what was paid, so a refund that fails gives nothing back.
 
+Before the order ships (``paid``, ``fulfilling``, ``ready_for_pickup``) a refund of units takes them off
+the order: back to stock where they were reserved, and out of what it ships (``unshipped.py``). An order
+refunded in full before it ships (every unit taken off, or refunds covering everything paid) is closed:
+``cancelled`` with ``cancel_reason = "refunded"``, its remaining units back in stock, what is left of its
+money (the delivery fee, rounding) refunded, ``Order Cancelled``; so a fully refunded order is never shipped
+and its stock never lost. Once shipped, units come back only as received returns (``returns.receive``).
+All of it is decided after the refund's conditional UPDATE of ``refunded_fen``, under the order row's lock
+(PostgreSQL) or the write lock (SQLite) that UPDATE took: a shipment of the same order waits, so a unit is
+either shipped or put back, never both and never neither.
+
 A refund the provider made on its own (the brand refunded in the provider's dashboard: ``payment.refunded``)
 is recorded as a settled refund of money only, like an operator's amount refund: no quantities, no stock
-moves, the status stays. It is recorded once per provider refund id (a unique constraint, checked under the
-payment's row lock the callback holds).
+moves, the status stays, unless it completes a refund in full of an order not yet shipped (closed, as
+above). It is recorded once per provider refund id (a unique constraint, checked under the payment's row
+lock the callback holds).
 """
 
 from __future__ import annotations
@@ -25,11 +36,13 @@ from sqlalchemy.orm import Session
 from siyu.db import affected
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
+from siyu.orders import unshipped
 from siyu.orders.errors import InvalidTransition, RefundTooLarge
 from siyu.orders.events import order_event
 from siyu.orders.models import Order, OrderLine, Payment, Refund, ReturnRequest
 from siyu.orders.providers import provider
-from siyu.orders.repository import get, lines_of
+from siyu.orders.repository import get, lines_of, transition
+from siyu.orders.schemas import Status
 from siyu.promotions import coupons
 
 
@@ -61,8 +74,10 @@ def line_amount(lines: Sequence[OrderLine], quantities: dict[str, int]) -> int:
 
 
 def refund(session: Session, order: Order, amount: int, reason: str, *, quantities: dict[str, int] | None = None,
-           return_id: str | None = None, now: datetime | None = None) -> Refund:
-    """Refund ``amount`` of the order (and, with ``quantities``, those units of its lines)."""
+           return_id: str | None = None, goods_back: bool = False, now: datetime | None = None) -> Refund:
+    """Refund ``amount`` of the order (and, with ``quantities``, those units of its lines). Units refunded
+    before the order ships go back to stock (not when ``goods_back``: a received return restocked them), and
+    an order refunded in full before it ships is closed."""
     now = now or utcnow()
     payment = _payment_with_room(session, order.id)
     if payment is None or amount <= 0 or not _take(session, order.id, amount):
@@ -76,9 +91,33 @@ def refund(session: Session, order: Order, amount: int, reason: str, *, quantiti
                lines=lines_json, created_at=now, settled_at=now if prov.settles_refunds_at_once else None)
     session.add(r)
     session.flush()
+    # The order's row is locked by _take: the status read now holds until the commit.
+    if quantities and not goods_back and get(session, order.id).status in unshipped.UNSHIPPED:
+        unshipped.refunded_units(session, order.id)
     if prov.settles_refunds_at_once:
         announce(session, r, now)
+    close_if_refunded(session, order.id, now)
     return r
+
+
+def close_if_refunded(session: Session, order_id: str, now: datetime) -> bool:
+    """An order not yet shipped whose every unit was taken off, or whose refunds cover everything paid, is
+    closed (as Youzan and Taobao close it, 交易关闭): ``cancelled`` (``cancel_reason:
+    "refunded"``), every unit not yet back restocked, what is left of the money refunded (the delivery fee,
+    rounding), ``Order Cancelled``. Call it only holding the order row's lock (after writing the row)."""
+    order = get(session, order_id)
+    if order.status not in unshipped.UNSHIPPED or order.paid_fen <= 0:
+        return False
+    lines = unshipped.fresh_lines(session, order_id)
+    if not (all(ln.cancelled_quantity >= ln.quantity for ln in lines) or order.refunded_fen >= order.paid_fen):
+        return False
+    if not transition(session, order_id, unshipped.UNSHIPPED, Status.cancelled, cancelled_at=now,
+                      cancel_reason="refunded"):
+        return False  # not reachable under the row lock
+    unshipped.every_unit(session, order_id)
+    refund_remaining(session, order, reason="order_closed", now=now)
+    order_event(session, get(session, order_id), "orders.cancelled", lines, extra={"reason": "refunded"}, at=now)
+    return True
 
 
 def _release_coupons_if_refunded(session: Session, order: Order) -> None:
@@ -167,4 +206,5 @@ def from_provider(session: Session, payment: Payment, amount: int, ref: str, now
     session.flush()
     if applied:
         announce(session, r, now)
+        close_if_refunded(session, payment.order_id, now)  # _take locked the order's row
     return "refunded"

@@ -1,7 +1,8 @@
 """After-sales under the one policy of every channel: a customer asks (in any channel, for an order from
 any channel) within ``return_window_days`` of receiving it; an operator approves or rejects; a refund-only
 request is refunded on approval, a return when the goods are received (and they go back into stock where
-they came from).
+they came from). Before the order ships (or is picked up) every request is refund-only, and its units go
+back into stock when it is refunded (``refunds.py``: not shipped; the order closed if that was all of it).
 
 Quantities cannot be over-claimed: a request may cover only what is neither refunded nor claimed by another
 open request, checked inside the order's write (the conditional UPDATE on the order row serialises
@@ -20,7 +21,7 @@ from siyu.catalog import stock
 from siyu.db import affected
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
-from siyu.orders import refunds
+from siyu.orders import refunds, unshipped
 from siyu.orders.errors import (
     InvalidTransition,
     ReasonRequired,
@@ -78,11 +79,18 @@ def request(session: Session, order_id: str, body: ReturnCreate, channel: str, n
     quantities: dict[str, int] = {}
     for x in body.lines:
         quantities[x.line_id] = quantities.get(x.line_id, 0) + x.quantity
+    # Before the goods reach the customer there is nothing to send back: every request is refund-only.
+    kind = body.kind if order.status not in unshipped.UNSHIPPED else ReturnKind.refund_only
     for line_id, qty in quantities.items():
         ln: OrderLine | None = lines.get(line_id)
-        if ln is None or qty > ln.quantity - ln.refunded_quantity - claimed.get(line_id, 0):
+        if ln is None:
             raise RefundTooLarge(details={"line_id": line_id, "quantity": qty})
-    kind = body.kind if order.status not in (Status.paid, Status.fulfilling) else ReturnKind.refund_only
+        # a return sends back units that shipped: not those taken off before (already in stock), even if a
+        # failed refund left them unpaid (that money is owed: refund-only)
+        taken = ln.refunded_quantity if kind == ReturnKind.refund_only \
+            else max(ln.refunded_quantity, ln.cancelled_quantity)
+        if qty > ln.quantity - taken - claimed.get(line_id, 0):
+            raise RefundTooLarge(details={"line_id": line_id, "quantity": qty})
     r = ReturnRequest(id=new_id(), order_id=order_id, person_id=order.person_id, channel=channel,
                       kind=kind.value, status="requested", reason=body.reason,
                       lines=[{"line_id": k, "quantity": v} for k, v in quantities.items()],
@@ -113,7 +121,7 @@ def _refund(session: Session, r: ReturnRequest, now: datetime) -> ReturnRequest:
     order = get(session, r.order_id)
     quantities = {x["line_id"]: int(x["quantity"]) for x in r.lines}
     refund = refunds.refund(session, order, r.amount_fen, f"return:{r.kind}", quantities=quantities,
-                            return_id=r.id, now=now)
+                            return_id=r.id, goods_back=r.kind == ReturnKind.return_, now=now)
     return _move(session, r.id, ("approved",), "refunded", refund_id=refund.id)
 
 

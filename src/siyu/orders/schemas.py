@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from siyu.catalog.schemas import SaleChannel
 from siyu.identity.kinds import Kind
@@ -95,6 +95,14 @@ class LineOut(BaseModel):
     discount_fen: int
     location_id: str | None
     refunded_quantity: int
+    cancelled_quantity: int = Field(description="Units taken off before they shipped (refunded then, or the "
+                                    "order cancelled): back in stock, not shipped.")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="What the line ships (or shipped): quantity - cancelled_quantity.")
+    @property
+    def ship_quantity(self) -> int:
+        return self.quantity - self.cancelled_quantity
 
 
 class PaymentOut(BaseModel):

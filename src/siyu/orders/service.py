@@ -15,7 +15,7 @@ from siyu.db import affected
 from siyu.identity.anchors import constituents, event_anchor
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
-from siyu.orders import refunds
+from siyu.orders import refunds, unshipped
 from siyu.orders.errors import (
     AddressRequired,
     NotYourOrder,
@@ -109,8 +109,9 @@ def release_reservations(session: Session, lines: Sequence[OrderLine]) -> None:
 
 def cancel(session: Session, order_id: str, reason: str, allowed: Sequence[str] = OPEN_FOR_OPERATOR_CANCEL,
            now: datetime | None = None) -> Order:
-    """Cancel an order. Unpaid: its reservation is released. Paid (not yet shipped): its stock goes back and
-    every payment is refunded in full."""
+    """Cancel an order. Unpaid: its reservation is released. Paid (not yet shipped): its units not back in
+    stock yet go back (``unshipped.every_unit``, under the order row's lock the status change took) and
+    what is left of its money is refunded."""
     now = now or utcnow()
     before = get(session, order_id)
     was = before.status
@@ -120,9 +121,7 @@ def cancel(session: Session, order_id: str, reason: str, allowed: Sequence[str] 
     if was == Status.pending_payment:
         release_reservations(session, lines)
     else:
-        for ln in lines:
-            if ln.sku_id and ln.location_id:
-                stock.restock(session, ln.sku_id, ln.location_id, ln.quantity - ln.refunded_quantity)
+        unshipped.every_unit(session, order_id)
         refunds.refund_remaining(session, order, reason="order_cancelled", now=now)
     order_event(session, get(session, order_id), "orders.cancelled", lines, extra={"reason": reason}, at=now)
     return get(session, order_id)
