@@ -97,6 +97,10 @@ _MID, _SRC, _CHANNEL, _TYPE, _EVENT, _ANON, _USER, _TS = 0, 1, 2, 3, 4, 5, 6, 9
 class LoyaltyActions:
     group = "loyalty-actions"
     patterns: tuple[str, ...] = (EVENTS_TOPIC,)
+    # Every tracked event passes here, most of them no action: each action is recorded once per source
+    # event (``actions.perform``: ``quests.count`` keyed ``source:messageId``), so a redelivered batch
+    # changes nothing without an inbox row per bus message.
+    inbox = False
 
     def handle(self, session: Session, message: Message) -> None:
         self.handle_many(session, [message])

@@ -35,7 +35,8 @@ class Handler(Protocol):
     def handle(self, session: Session, message: Message) -> None: ...
 
     # A handler may also define ``handle_many(session, messages)``, given a batch's new messages in order
-    # in place of one ``handle`` call each (to read what every message needs once).
+    # in place of one ``handle`` call each (to read what every message needs once), and ``inbox = False``
+    # when its effects are keyed per source event already (then no inbox row is written per message).
 
 
 def domain_event(message: Message) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def domain_event(message: Message) -> dict[str, Any]:
 
 
 class ConsumerRunner:
-    def __init__(self, db: Database, bus: Bus, handler: Handler, batch: int = 200, wait_s: float = 0.05) -> None:
+    def __init__(self, db: Database, bus: Bus, handler: Handler, batch: int = 500, wait_s: float = 0.2) -> None:
         self.db = db
         self.bus = bus
         self.handler = handler
@@ -60,8 +61,11 @@ class ConsumerRunner:
         # messages (tracked event batches) by their message id.
         keyed = {d.message.headers.get(EVENT_ID) or d.message.id: d.message for d in deliveries}
         with self.db.session() as session:
-            fresh = first_deliveries(session, self.handler.group, list(keyed))
-            todo = [m for key, m in keyed.items() if key in fresh]
+            if getattr(self.handler, "inbox", True):
+                fresh = first_deliveries(session, self.handler.group, list(keyed))
+                todo = [m for key, m in keyed.items() if key in fresh]
+            else:
+                todo = list(keyed.values())
             many = getattr(self.handler, "handle_many", None)
             if many is not None:
                 many(session, todo)
