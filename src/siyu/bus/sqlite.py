@@ -90,7 +90,8 @@ BUSY_GIVE_UP_S = 60.0  # a publish waiting this long for the write lock fails (B
 
 
 def _connect(path: Path, fsync: bool, busy_timeout_ms: int = int(BUSY_GIVE_UP_S * 1000)) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
+    """A connection; ``busy_timeout_ms`` applies once it is set up (setting WAL mode may wait for a lock)."""
+    conn = sqlite3.connect(path, timeout=BUSY_GIVE_UP_S, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
