@@ -78,10 +78,21 @@ def _sqlite(session: Session) -> Any | None:
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 
 
+_DAYS: dict[int, str] = {}
+
+
 def sqlite_timestamp(us: int) -> str:
-    """Microseconds since the epoch as SQLAlchemy stores a UTC datetime in SQLite (``UTCDateTime``)."""
-    d = _EPOCH_NAIVE + timedelta(microseconds=us)
-    return f"{d:%Y-%m-%d %H:%M:%S}.{d.microsecond:06d}"
+    """Microseconds since the epoch as SQLAlchemy stores a UTC datetime in SQLite (``UTCDateTime``). By integer
+    arithmetic, the date of each day formatted once (twice as fast as formatting a datetime: a batch formats
+    one per channel row it touches)."""
+    day, rem = divmod(us, 86_400_000_000)
+    date = _DAYS.get(day)
+    if date is None:
+        date = _DAYS[day] = f"{_EPOCH_NAIVE + timedelta(days=day):%Y-%m-%d}"
+    h, rem = divmod(rem, 3_600_000_000)
+    m, rem = divmod(rem, 60_000_000)
+    s, micro = divmod(rem, 1_000_000)
+    return f"{date} {h:02d}:{m:02d}:{s:02d}.{micro:06d}"
 
 
 def find_identifiers(session: Session, kind: str, values: Sequence[str]) -> list[tuple[str, str, str]]:
