@@ -6,7 +6,7 @@ is never read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -237,19 +237,28 @@ class Quote:
     currency: str
 
 
-def quote(session: Session, channel: str, sku_id: str, at: datetime,
-          allowed_tiers: frozenset[str] = frozenset(), opens_early: datetime | None = None) -> Quote:
-    """The price of one SKU in ``channel`` at ``at``, or why it cannot be bought there. ``allowed_tiers``:
-    the membership tiers whose gates the buyer passes (a tier-only listing needs its tier among them);
-    ``opens_early``: when this buyer may start buying (presale early access), if before the listing's
-    ``available_from``."""
-    row = session.execute(
-        select(Sku, Product.title, Product.active).join(Product, Product.id == Sku.product_id).where(Sku.id == sku_id)
-    ).first()
+def quotes(session: Session, channel: str, sku_ids: Sequence[str], at: datetime,
+           allowed_tiers: frozenset[str] = frozenset(),
+           opens_early: Mapping[str, datetime] | None = None) -> list[Quote]:
+    """The price of each SKU in ``channel`` at ``at`` (in order; two queries for any number), or why the first
+    that cannot be bought there cannot. ``allowed_tiers``: the membership tiers whose gates the buyer passes
+    (a tier-only listing needs its tier among them); ``opens_early``: per SKU, when this buyer may start
+    buying it (presale early access), if before the listing's ``available_from``."""
+    wanted = list(dict.fromkeys(sku_ids))
+    skus = {row[0].id: (row[0], row[1], row[2]) for row in session.execute(
+        select(Sku, Product.title, Product.active).join(Product, Product.id == Sku.product_id)
+        .where(Sku.id.in_(wanted)))}
+    listings = {ls.sku_id: ls for ls in session.scalars(
+        select(Listing).where(Listing.sku_id.in_(wanted), Listing.channel == channel))}
+    return [_quote(sku_id, channel, at, skus.get(sku_id), listings.get(sku_id), allowed_tiers,
+                   (opens_early or {}).get(sku_id)) for sku_id in sku_ids]
+
+
+def _quote(sku_id: str, channel: str, at: datetime, row: tuple[Sku, str, bool] | None, listing: Listing | None,
+           allowed_tiers: frozenset[str], opens_early: datetime | None) -> Quote:
     if row is None:
         raise SkuNotFound(details={"sku_id": sku_id})
     sku, title, product_active = row
-    listing = session.get(Listing, (sku_id, channel))
     if listing is None or not listing.visible or not sku.active or not product_active:
         raise NotSoldInChannel(details={"sku_id": sku_id, "channel": channel})
     opens = listing.available_from

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from siyu.catalog import service as catalog
 from siyu.errors import SiyuError
-from siyu.identity.anchors import constituents
+from siyu.identity.anchors import constituents, remembered
 from siyu.loyalty import benefits, program
 from siyu.loyalty.benefits import MemberBenefits
 from siyu.orders.models import Order
@@ -79,37 +79,45 @@ class Priced:
     coupon_discounts: dict[str, int]
 
 
-def _unit_price(session: Session, channel: str, sku_id: str, listing_price: int, at: datetime) -> tuple[int, str]:
-    row = session.execute(select(PriceSchedule.price_fen, PriceSchedule.label).where(
-        PriceSchedule.sku_id == sku_id, PriceSchedule.channel == channel, PriceSchedule.starts_at <= at,
-        (PriceSchedule.ends_at.is_(None)) | (PriceSchedule.ends_at > at),
-    ).order_by(PriceSchedule.starts_at.desc()).limit(1)).first()
-    if row is None:
-        return listing_price, "listing"
-    return int(row[0]), f"schedule:{row[1]}" if row[1] else "schedule"
+def _schedules(session: Session, channel: str, sku_ids: Sequence[str], at: datetime) -> dict[str, tuple[int, str]]:
+    """Per SKU, the latest started price-schedule entry's (price, source) (early-bird / presale stages)."""
+    out: dict[str, tuple[datetime, int, str]] = {}
+    for sku_id, starts, price_fen, label in session.execute(
+            select(PriceSchedule.sku_id, PriceSchedule.starts_at, PriceSchedule.price_fen, PriceSchedule.label)
+            .where(PriceSchedule.sku_id.in_(sku_ids), PriceSchedule.channel == channel, PriceSchedule.starts_at <= at,
+                   (PriceSchedule.ends_at.is_(None)) | (PriceSchedule.ends_at > at))):
+        if sku_id not in out or starts > out[sku_id][0]:
+            out[sku_id] = (starts, int(price_fen), f"schedule:{label}" if label else "schedule")
+    return {sku: (price_fen, source) for sku, (_, price_fen, source) in out.items()}
 
 
-def _early_opening(session: Session, channel: str, sku_id: str, perks: MemberBenefits) -> datetime | None:
+def _early_openings(session: Session, channel: str, sku_ids: Sequence[str], perks: MemberBenefits
+                    ) -> dict[str, datetime]:
+    """Per SKU, when this member's tier may start buying it (presale early access), where it may early."""
     if not perks.allowed_tiers:
-        return None
-    return session.scalar(select(func.min(EarlyAccess.opens_at)).where(
-        EarlyAccess.sku_id == sku_id, EarlyAccess.channel == channel, EarlyAccess.tier.in_(perks.allowed_tiers)))
+        return {}
+    return {sku: opens for sku, opens in session.execute(
+        select(EarlyAccess.sku_id, func.min(EarlyAccess.opens_at))
+        .where(EarlyAccess.sku_id.in_(sku_ids), EarlyAccess.channel == channel,
+               EarlyAccess.tier.in_(perks.allowed_tiers))
+        .group_by(EarlyAccess.sku_id))}
 
 
 def _lines(session: Session, cart: Cart, perks: MemberBenefits, at: datetime
            ) -> tuple[list[Line], list[catalog.Quote]]:
+    """Every line's unit price, in a few queries whatever the number of lines."""
     special = None
     if cart.promotion is not None:
         if cart.person_id is None:
             raise SiyuError("A special price needs a customer.", code="customer_required", status=422)
         special = specials.resolve(session, cart.promotion[0], cart.promotion[1], cart.person_id, at)
+    sku_ids = [sku_id for sku_id, _ in cart.lines]
+    quotes = catalog.quotes(session, cart.channel, sku_ids, at, perks.allowed_tiers,
+                            opens_early=_early_openings(session, cart.channel, sku_ids, perks))
+    schedules = _schedules(session, cart.channel, sku_ids, at)
     out = []
-    quotes = []
-    for sku_id, qty in cart.lines:
-        early = _early_opening(session, cart.channel, sku_id, perks)
-        q = catalog.quote(session, cart.channel, sku_id, at, perks.allowed_tiers, opens_early=early)
-        quotes.append(q)
-        unit, source = _unit_price(session, cart.channel, sku_id, q.unit_price_fen, at)
+    for (sku_id, qty), q in zip(cart.lines, quotes, strict=True):
+        unit, source = schedules.get(sku_id, (q.unit_price_fen, "listing"))
         is_special = special is not None and special.sku_id == sku_id
         if special is not None and is_special:
             if qty > special.max_quantity:
@@ -141,9 +149,13 @@ def _coupon_checks(session: Session, cart: Cart, perks: MemberBenefits, at: date
     rejected: list[RejectedCoupon] = []
     groups: set[str] = set()
     new_member: bool | None = None
-    for cid in dict.fromkeys(cart.coupons):
-        c = session.get(Coupon, cid)
-        t = session.get(CouponTemplate, c.template_id) if c is not None else None
+    wanted = list(dict.fromkeys(cart.coupons))
+    held = {c.id: c for c in session.scalars(select(Coupon).where(Coupon.id.in_(wanted)))} if wanted else {}
+    kinds = {t.id: t for t in session.scalars(select(CouponTemplate).where(
+        CouponTemplate.id.in_({c.template_id for c in held.values()})))} if held else {}
+    for cid in wanted:
+        c = held.get(cid)
+        t = kinds.get(c.template_id) if c is not None else None
         if c is None or t is None or c.person_id not in persons:
             rejected.append(_reject(cid, "coupon_not_found", "No such coupon for this customer."))
         elif c.status != "available":
@@ -182,6 +194,11 @@ def allocate(amount: int, weights: Sequence[int]) -> list[int]:
 
 
 def price(session: Session, cart: Cart, at: datetime) -> Priced:
+    with remembered(session):  # who the customer is: asked by the benefits, the coupons and the new-member check
+        return _price(session, cart, at)
+
+
+def _price(session: Session, cart: Cart, at: datetime) -> Priced:
     perks = benefits.for_person(session, cart.person_id) if cart.person_id else benefits.NONE
     lines, quotes = _lines(session, cart, perks, at)
     currency = catalog.check_currency(quotes)
