@@ -227,10 +227,12 @@ class EventStream:
     ``batch``-event requests to ``/v1/batch`` over ``connections`` keep-alive connections (one thread
     each), and, like a real client, sends a batch again (same messageIds) after any answer other than
     200 or a connection error, until it is answered 200. ``acked`` holds every messageId answered 200.
+    ``pace_s`` spaces each connection's requests at least that far apart, so that a stream outlasts what
+    a test does in its middle (a fast server would otherwise take the whole stream first).
     """
 
     def __init__(self, url: str, write_key: str, total: int, *, batch: int = 100, connections: int = 4,
-                 prefix: str = "", deadline_s: float = 300.0) -> None:
+                 prefix: str = "", deadline_s: float = 300.0, pace_s: float = 0.0) -> None:
         import base64
         import threading
         from collections import Counter
@@ -239,6 +241,7 @@ class EventStream:
         self.total = total
         self.batch = batch
         self.connections = connections
+        self.pace_s = pace_s
         self.prefix = prefix or uuid.uuid4().hex[:8]
         self.deadline = time.monotonic() + deadline_s
         self.auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
@@ -271,6 +274,8 @@ class EventStream:
         headers = {"Authorization": self.auth, "Content-Type": "application/json"}
         with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0)) as client:
             while (start := self._take()) is not None:
+                if self.pace_s:
+                    time.sleep(self.pace_s)
                 body = self._body(start)
                 ids = [self.message_id(i) for i in range(start, min(start + self.batch, self.total))]
                 delay = 0.02

@@ -126,7 +126,9 @@ def test_kill_9_a_separate_worker_mid_stream(server_env: dict[str, str], tmp_pat
     server = LiveServer(env, worker_in_server=False, log_path=tmp_path / "serve.log")
     start_server(server)
     workers = [start_worker(env, tmp_path / "worker-1.log", consumers=2)]
-    stream = EventStream(server.url, key, TOTAL)
+    # At most ~8,000 events/s (4 connections, 100 events per 50 ms): the stream lasts ~25 s, well past the
+    # moment the worker is seen holding unacknowledged messages and killed.
+    stream = EventStream(server.url, key, TOTAL, pace_s=0.05)
     try:
         stream.start()
         stream.wait_acked(TOTAL // 4)
