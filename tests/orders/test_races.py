@@ -263,3 +263,64 @@ def _order_topics(live: Live, order_id: str) -> list[str]:
     finally:
         engine.dispose()
     return [topic for topic, payload in rows if payload["data"].get("order_id") == order_id]
+
+
+def test_a_payment_racing_cancels_is_either_refused_or_refunded_in_full(live: Live) -> None:
+    """A manual payment and three cancels (two by the customer, one by an operator) of the same unpaid
+    two-unit order at once. Whichever lands first, exactly one cancel wins, nothing answers 5xx, the two
+    units are back in stock exactly once (released if unpaid, restocked if paid), and money taken is
+    refunded in full. A cancel that read "unpaid" before the payment landed must not release a
+    reservation the payment already deducted, nor skip the refund."""
+    (token,) = members(live, 1)
+    admin = {"Authorization": f"Bearer {live.admin}"}
+    member = {"Authorization": f"Bearer {token}"}
+    outcomes: Counter[str] = Counter()
+    for rnd in range(REPEAT):
+        sku, _ = shop(live, 5, rnd)
+        body = {"channel": "app", "lines": [{"sku_id": sku, "quantity": 2}], "address": ADDRESS}
+        order = live.call("POST", "/api/v1/orders", body, token=token).json()
+        path = f"/api/v1/orders/{order['id']}"
+        answers = asyncio.run(gather([
+            ("POST", f"{path}/payments", {"provider": "manual"}, admin),
+            ("POST", f"{path}/cancel", {"reason": "changed_mind"}, member),
+            ("POST", f"{path}/cancel", {"reason": "changed_mind"}, member),
+            ("POST", f"{path}/cancel", {"reason": "operator"}, admin)], live.url))
+        codes = [(r.status_code, r.json()["error"]["code"] if r.status_code >= 400 else "") for r in answers]
+        assert codes[0] in ((201, ""), (409, "invalid_order_state")), (rnd, codes)
+        assert sorted(codes[1:]) == [(200, ""), (409, "invalid_order_state"), (409, "invalid_order_state")], \
+            (rnd, codes)
+        after = live.ok("GET", path)
+        assert after["status"] == "cancelled", (rnd, after)
+        assert stock(live, sku) == (5, 0), (rnd, codes, after)
+        paid = codes[0] == (201, "")
+        outcomes["paid first" if paid else "cancelled first"] += 1
+        assert after["paid_fen"] == (order["total_fen"] if paid else 0), (rnd, after)
+        assert after["refunded_fen"] == after["paid_fen"], (rnd, after)
+        assert sum(r["amount_fen"] for r in after["refunds"]) == after["paid_fen"], (rnd, after)
+    assert sum(outcomes.values()) == REPEAT, outcomes
+
+
+def test_concurrent_wrong_pickup_codes_get_no_more_than_the_allowed_attempts(live: Live) -> None:
+    """30 wrong codes at once for one order waiting at a store: exactly the policy's 5 attempts are
+    compared (answered ``wrong_pickup_code``), every other guess is ``pickup_locked``; after the store
+    unlocks it, the right code completes the order."""
+    (token,) = members(live, 1)
+    admin = {"Authorization": f"Bearer {live.admin}"}
+    for rnd in range(REPEAT):
+        sku, _ = shop(live, 3, rnd)
+        store = live.ok("POST", "/api/v1/catalog/locations",
+                        {"code": f"STORE-{rnd}", "name": "门店", "kind": "store", "pickup": True})["id"]
+        live.ok("PUT", f"/api/v1/catalog/stock/{sku}/{store}", {"on_hand": 3})
+        body = {"channel": "miniprogram", "lines": [{"sku_id": sku, "quantity": 1}], "fulfilment": "pickup",
+                "pickup_location_id": store}
+        order = live.call("POST", "/api/v1/orders", body, token=token).json()
+        path = f"/api/v1/orders/{order['id']}"
+        live.ok("POST", f"{path}/payments", {"provider": "manual"})
+        code = live.ok("POST", f"{path}/ready-for-pickup")["pickup_code"]
+        wrong = [f"{(int(code) + k) % 1_000_000:06d}" for k in range(1, 31)]
+        answers = asyncio.run(gather([("POST", f"{path}/pickup", {"code": w}, admin) for w in wrong], live.url))
+        errors = Counter(r.json()["error"]["code"] if r.status_code >= 400 else r.status_code for r in answers)
+        assert errors == {"wrong_pickup_code": 5, "pickup_locked": 25}, (rnd, errors)
+        assert live.call("POST", f"{path}/pickup", {"code": code}).json()["error"]["code"] == "pickup_locked"
+        live.ok("POST", f"{path}/pickup/unlock")
+        assert live.ok("POST", f"{path}/pickup", {"code": code})["status"] == "completed"

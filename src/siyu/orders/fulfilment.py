@@ -126,7 +126,10 @@ def ready_for_pickup(session: Session, order_id: str, now: datetime | None = Non
 
 
 def check_pickup_code(session: Session, order_id: str, code: str, now: datetime | None = None) -> Order | None:
-    """Complete a pickup with its code: the order, or None for a wrong code (the attempt is counted)."""
+    """Complete a pickup with its code: the order, or None for a wrong code (the attempt is counted).
+    The order's row is written first: its lock makes concurrent guesses take turns, so no more than
+    ``pickup_max_attempts`` of them are ever compared with the code."""
+    session.execute(update(Order).where(Order.id == order_id).values(pickup_attempts=Order.pickup_attempts))
     order = get(session, order_id)
     if order.status != Status.ready_for_pickup:
         raise InvalidTransition(details={"order_id": order_id, "status": order.status})

@@ -60,3 +60,16 @@ def require(session: Session, order_id: str, expected: Sequence[str], to: str, *
     return get(session, order_id)
 
 
+def require_from(session: Session, order_id: str, groups: Sequence[Sequence[str]], to: str,
+                 **values: Any) -> tuple[Order, int]:
+    """Like :func:`require` for a change whose consequences depend on the state it leaves: each group of
+    expected states is tried in turn with its own conditional UPDATE, and the index of the group that
+    matched says which state the order was in when it changed. A status read before the UPDATE could be
+    stale by then (a payment landing between a cancel's read and its write)."""
+    for i, expected in enumerate(groups):
+        if expected and transition(session, order_id, expected, to, **values):
+            return get(session, order_id), i
+    order = get(session, order_id)
+    raise InvalidTransition(details={"order_id": order_id, "status": order.status, "to": str(to)})
+
+

@@ -26,7 +26,7 @@ from siyu.orders.errors import (
 from siyu.orders.events import order_event
 from siyu.orders.models import Order, OrderLine, Payment
 from siyu.orders.policy import policy
-from siyu.orders.repository import get, lines_of, require
+from siyu.orders.repository import get, lines_of, require_from
 from siyu.orders.schemas import Fulfilment, OrderCreate, Status
 from siyu.orders.views import Placed
 from siyu.promotions import coupons, pricing, specials
@@ -113,12 +113,12 @@ def cancel(session: Session, order_id: str, reason: str, allowed: Sequence[str] 
     stock yet go back (``unshipped.every_unit``, under the order row's lock the status change took) and
     what is left of its money is refunded."""
     now = now or utcnow()
-    before = get(session, order_id)
-    was = before.status
-    order = require(session, order_id, allowed, Status.cancelled, cancelled_at=now, cancel_reason=reason[:64])
+    unpaid = [s for s in allowed if s == Status.pending_payment]
+    order, group = require_from(session, order_id, (unpaid, [s for s in allowed if s not in unpaid]),
+                                Status.cancelled, cancelled_at=now, cancel_reason=reason[:64])
     lines = lines_of(session, order_id)
     coupons.release_for_order(session, order_id)  # litemall #163: a cancelled order's coupon comes back
-    if was == Status.pending_payment:
+    if group == 0:
         release_reservations(session, lines)
     else:
         unshipped.every_unit(session, order_id)
@@ -148,8 +148,9 @@ def apply_points_discount(session: Session, order_id: str, person_ids: Sequence[
             or order.points_discount_fen + discount_fen > cap or discount_fen <= 0:
         raise PointsNotApplicable(details={"order_id": order_id, "status": order.status, "max_fen": cap,
                                            "payment_opened": opened is not None})
+    # the cap again in the UPDATE: two spends racing for one order both read the order before either wrote
     stmt = (update(Order).where(Order.id == order_id, Order.status == Status.pending_payment.value,
-                                Order.total_fen >= discount_fen)
+                                Order.total_fen >= discount_fen, Order.points_discount_fen <= cap - discount_fen)
             .values(discount_fen=Order.discount_fen + discount_fen,
                     points_discount_fen=Order.points_discount_fen + discount_fen,
                     total_fen=Order.total_fen - discount_fen))
