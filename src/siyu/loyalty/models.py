@@ -182,6 +182,8 @@ class Redemption(Base):
     status: Mapped[str] = mapped_column(String(16))  # awaiting_payment | completed | reversed
     channel: Mapped[str] = mapped_column(String(16))
     entry_id: Mapped[str] = mapped_column(String(32))  # the ledger entry that spent the points
+    # points given back already (an order's partial refunds); a reversal gives back the rest
+    points_returned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # order the cash part by then
 

@@ -1,9 +1,12 @@
-"""The programme's configuration (tiers, rules) and the tier ladder arithmetic."""
+"""The programme's configuration (tiers, rules), the tier ladder arithmetic and the one rule for paying
+with points (:func:`points_payment`, used by the pricing engine's dry run and checkout and by
+``POST /loyalty/orders/{id}/points``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from math import gcd
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -13,6 +16,7 @@ from siyu.kit.clock import utcnow
 from siyu.loyalty.errors import InvalidProgram
 from siyu.loyalty.models import Program
 from siyu.loyalty.schemas import ProgramIn, TierIn, default_program
+from siyu.loyalty.schemas import Redemption as RedemptionRule
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,24 @@ def save(session: Session, body: ProgramIn) -> Program:
 
 def ladder(session: Session) -> Ladder:
     return Ladder(load(session).tiers)
+
+
+def points_cap_fen(rule: RedemptionRule, goods_fen: int) -> int:
+    """What points may pay of an order at most: ``max_order_share_bp`` of its goods after the tier and coupon
+    discounts. Shipping is excluded (points pay for goods, not for delivery)."""
+    return max(goods_fen, 0) * rule.max_order_share_bp // 10000
+
+
+def points_payment(rule: RedemptionRule, goods_fen: int, points: int, paid_fen: int = 0) -> tuple[int, int]:
+    """The one rule for paying with points: ``(points used, fen they pay)`` for ``points`` offered on goods of
+    ``goods_fen`` (after discounts) of which points paid ``paid_fen`` already. Points pay whole fen at the
+    rate (rounded down to the nearest number of points that does), at most the cap less what points paid
+    already; a result below ``min_points`` uses none. Never more points than offered. Callers that must not
+    clamp (``POST /loyalty/orders/{id}/points``) refuse when the answer differs from what was asked."""
+    room = max(points_cap_fen(rule, goods_fen) - paid_fen, 0)
+    step = 100 // gcd(rule.points_per_yuan, 100)  # the fewest fen a whole number of points pays
+    fen = min(max(points, 0) * 100 // rule.points_per_yuan, room) // step * step
+    used = fen * rule.points_per_yuan // 100
+    if used < rule.min_points:
+        return 0, 0
+    return used, fen

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from siyu.db import affected
 from siyu.identity.anchors import constituents
 from siyu.kit.ids import new_id
-from siyu.loyalty import events, program
+from siyu.loyalty import events, order_points, program
 from siyu.loyalty.errors import ItemNotFound, ItemUnavailable, LimitReached, RedemptionRefused, TierRequired
 from siyu.loyalty.models import MallItem, Member, PointEntry, Redemption
 from siyu.loyalty.points import lock, restore, spend
@@ -38,25 +38,15 @@ OPEN = ("completed", "awaiting_payment")  # redemptions that hold points (and co
 
 
 def pay_order(session: Session, m: Member, order_id: str, pts: int, channel: str, now: datetime) -> Redemption:
-    """Pay part of an unpaid order with points, at the programme's rate and within its share cap."""
+    """Pay part of an unpaid order with points, by ``program.points_payment`` (the rule checkout uses):
+    refused, not clamped, when the points are not whole fen, below the minimum or over the cap."""
     rule = program.load(session).redemption
     if pts < rule.min_points or (pts * 100) % rule.points_per_yuan:
         raise RedemptionRefused("Points pay whole fen at the programme's rate, above its minimum.",
                                 details={"min_points": rule.min_points, "points_per_yuan": rule.points_per_yuan})
-    discount = pts * 100 // rule.points_per_yuan
     lock(session, m.id)
-    order = orders.apply_points_discount(session, order_id, constituents(session, m.person_id), discount,
-                                         rule.max_order_share_bp)
-    n = session.scalar(select(func.count()).select_from(Redemption).where(Redemption.order_id == order_id))
-    entry = spend(session, m.id, pts, key=f"order-points:{order_id}:{n}", now=now, ref=order_id,
-                  reason="paid an order", channel=channel, kind="redeem")
-    r = Redemption(id=new_id(), member_id=m.id, item_id=None, order_id=order.id, quantity=1, points=pts,
-                   cash_fen=0, status="completed", channel=channel, entry_id=entry.id, created_at=now)
-    session.add(r)
-    session.flush()
-    events.member_event(session, m, "loyalty.points_redeemed", channel,
-                        {"points": pts, "order_id": order_id, "discount_fen": discount}, now)
-    return r
+    order = orders.apply_points_discount(session, order_id, constituents(session, m.person_id), pts, rule)
+    return order_points.spend_on_order(session, m, order.id, pts, pts * 100 // rule.points_per_yuan, channel, now)
 
 
 def redeem_item(session: Session, m: Member, item_id: str, quantity: int, channel: str, now: datetime,

@@ -89,7 +89,9 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     total_fen: Mapped[int] = mapped_column(BigInteger)  # unit price x quantity
-    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # its share of the order's discounts
+    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)  # its share of the tier and coupon discounts
+    # its share of what points paid (``pricing.allocate`` over ``total_fen - discount_fen``); not in discount_fen
+    points_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     location_id: Mapped[str | None] = mapped_column(String(32), nullable=True)  # where the stock was reserved
     refunded_quantity: Mapped[int] = mapped_column(Integer, default=0)
     # Units taken off the order before they shipped (refunded then, or the paid order cancelled): back in

@@ -80,6 +80,8 @@ class OrderCreate(Strict):
     note: str = Field(default="", max_length=500)
     coupons: list[str] = Field(default_factory=list, max_length=10, description="Coupon ids to use.")
     promotion: PromotionRef | None = Field(default=None, description="A flash-sale reservation or a group-buy.")
+    points: int = Field(default=0, ge=0, le=10**9, description="Points to pay part of the order with, as the "
+                        "pricing engine's dry run shows (clamped to the programme's cap; spent at once).")
     total_fen: Any = Field(default=None, description="Not accepted; present only to be refused.")
 
 
@@ -93,6 +95,7 @@ class LineOut(BaseModel):
     unit_price_fen: int
     total_fen: int
     discount_fen: int
+    points_fen: int = Field(default=0, description="Its share of what points paid (not in discount_fen).")
     location_id: str | None
     refunded_quantity: int
     cancelled_quantity: int = Field(description="Units taken off before they shipped (refunded then, or the "

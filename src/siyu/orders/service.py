@@ -15,6 +15,8 @@ from siyu.db import affected
 from siyu.identity.anchors import constituents, event_anchor
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
+from siyu.loyalty import order_points, program
+from siyu.loyalty.schemas import Redemption as RedemptionRule
 from siyu.orders import refunds, unshipped
 from siyu.orders.errors import (
     AddressRequired,
@@ -42,8 +44,9 @@ def _reject_prices(body: OrderCreate) -> None:
 
 
 def create(session: Session, body: OrderCreate, person_id: str, now: datetime | None = None) -> tuple[Order, Placed]:
-    """Price the cart with the pricing engine (listing prices now, tier discount, coupons, shipping), lock
-    its coupons and reserve its stock until the payment deadline, and open the order for payment."""
+    """Price the cart with the pricing engine (listing prices now, tier discount, coupons, shipping, points),
+    spend its points (``loyalty.order_points``: refused in full if the balance is short), lock its coupons and
+    reserve its stock until the payment deadline, and open the order for payment."""
     _reject_prices(body)
     now = now or utcnow()
     pickup = body.fulfilment is Fulfilment.pickup
@@ -58,7 +61,7 @@ def create(session: Session, body: OrderCreate, person_id: str, now: datetime | 
         lines=[(ln.sku_id if ln.sku_id is not None else catalog.sku_by_code(session, str(ln.sku_code)).id,
                 ln.quantity) for ln in body.lines],
         coupons=list(body.coupons), promotion=(body.promotion.kind, body.promotion.id) if body.promotion else None,
-        pickup=pickup)
+        pickup=pickup, points=body.points)
     priced = pricing.price(session, cart, now)
     q = priced.quote
     if q.coupons_rejected:
@@ -69,25 +72,29 @@ def create(session: Session, body: OrderCreate, person_id: str, now: datetime | 
     deadline = now + timedelta(minutes=pol.unpaid_timeout_minutes)
     # Read before the first write: on SQLite the write lock is held from the first write to the commit.
     anchor = event_anchor(session, person_id)
+    payer = order_points.member_of(session, person_id) if q.points else None
     order = Order(
         id=new_id(), person_id=person_id, channel=body.channel.value, status=Status.pending_payment.value,
         fulfilment=body.fulfilment.value, pickup_location_id=body.pickup_location_id if pickup else None,
         address=body.address.model_dump() if body.address else None, currency=q.currency,
-        subtotal_fen=q.subtotal_fen, discount_fen=q.tier_discount_fen + q.coupon_discount_fen,
-        points_discount_fen=0, shipping_fen=q.shipping_fen, total_fen=q.total_fen, paid_fen=0, refunded_fen=0,
+        subtotal_fen=q.subtotal_fen, discount_fen=q.tier_discount_fen + q.coupon_discount_fen + q.points_discount_fen,
+        points_discount_fen=q.points_discount_fen, shipping_fen=q.shipping_fen, total_fen=q.total_fen, paid_fen=0,
+        refunded_fen=0,
         note=body.note, reserve_expires_at=deadline, created_at=now, pickup_attempts=0,
         promotion_kind=body.promotion.kind if body.promotion else None,
         promotion_id=body.promotion.id if body.promotion else None,
     )
     session.add(order)
     session.flush()
+    if payer is not None:  # the member lock, then the spend: too few points refuse the whole order
+        order_points.spend_on_order(session, payer, order.id, q.points, q.points_discount_fen, order.channel, now)
     coupons.lock(session, q.coupons_applied, constituents(session, person_id), order.id, deadline, now)
     for cid, amount in priced.coupon_discounts.items():
         coupons.set_discount(session, cid, amount)
     lines = [OrderLine(id=new_id(), order_id=order.id, sku_id=ln.sku_id, sku_code=ln.sku_code,
                        product_id=ln.product_id, title=ln.title, quantity=ln.quantity,
                        unit_price_fen=ln.unit_price_fen, total_fen=ln.amount, discount_fen=ln.discount_fen,
-                       refunded_quantity=0) for ln in priced.lines]
+                       points_fen=ln.points_fen, refunded_quantity=0) for ln in priced.lines]
     order_event(session, order, "orders.created", lines, at=now, anchor=anchor)
     # Stock as late as possible: every order of a SKU updates its stock row, whose lock is held until the
     # commit (the event above is written before the first reservation).
@@ -133,19 +140,21 @@ def expired_unpaid(session: Session, now: datetime, limit: int = 500) -> list[st
                                 .order_by(Order.reserve_expires_at).limit(limit)))
 
 
-def apply_points_discount(session: Session, order_id: str, person_ids: Sequence[str], discount_fen: int,
-                          max_share_bp: int) -> Order:
-    """Take ``discount_fen`` off an unpaid order paid with points (loyalty calls this in the transaction
-    that spends the points). Only before any payment is opened (a provider would charge the old total), and
-    at most ``max_share_bp`` of the order's price before points."""
+def apply_points_discount(session: Session, order_id: str, person_ids: Sequence[str], points: int,
+                          rule: RedemptionRule) -> Order:
+    """Take what ``points`` pay off an unpaid order (loyalty calls this in the transaction that spends them),
+    by ``program.points_payment``, the rule the pricing engine applies at checkout: only before any payment
+    is opened (a provider would charge the old total), and refused (not clamped) beyond the cap, a share of
+    the goods after discounts (shipping excluded) counting what points paid already. The order's points
+    discount is then allocated over its lines again, as checkout does."""
     order = get(session, order_id)
     if order.person_id not in person_ids:
         raise NotYourOrder(details={"order_id": order_id})
     opened = session.scalar(select(Payment.id).where(Payment.order_id == order_id).limit(1))
-    before_points = order.subtotal_fen + order.shipping_fen - (order.discount_fen - order.points_discount_fen)
-    cap = before_points * max_share_bp // 10000
-    if order.status != Status.pending_payment or opened is not None \
-            or order.points_discount_fen + discount_fen > cap or discount_fen <= 0:
+    goods = order.subtotal_fen - (order.discount_fen - order.points_discount_fen)
+    cap = program.points_cap_fen(rule, goods)
+    used, discount_fen = program.points_payment(rule, goods, points, order.points_discount_fen)
+    if order.status != Status.pending_payment or opened is not None or used != points or discount_fen <= 0:
         raise PointsNotApplicable(details={"order_id": order_id, "status": order.status, "max_fen": cap,
                                            "payment_opened": opened is not None})
     # the cap again in the UPDATE: two spends racing for one order both read the order before either wrote
@@ -156,4 +165,10 @@ def apply_points_discount(session: Session, order_id: str, person_ids: Sequence[
                     total_fen=Order.total_fen - discount_fen))
     if not affected(session.execute(stmt)):
         raise PointsNotApplicable(details={"order_id": order_id})
-    return get(session, order_id)
+    order = get(session, order_id)
+    lines = lines_of(session, order_id)
+    for ln, share in zip(lines, pricing.allocate(order.points_discount_fen,
+                                                 [ln.total_fen - ln.discount_fen for ln in lines]), strict=True):
+        ln.points_fen = share
+    session.flush()
+    return order

@@ -14,10 +14,14 @@ this order, deterministically:
    coupons.
 4. **Shipping**: the policy's fee, waived for pickup, for tiers with free shipping, by a free-shipping
    coupon, or when the goods after discounts reach ``free_shipping_over_fen``.
-5. **Points** (optional): at the programme's rate, at most its share of the goods after discounts.
+5. **Points** (optional): ``loyalty.program.points_payment``, the one rule checkout and
+   ``POST /loyalty/orders/{id}/points`` use too: whole fen at the programme's rate, at most its share
+   (``max_order_share_bp``) of the goods after discounts (shipping excluded). Points offered beyond the cap
+   are clamped to it (rounded down to whole fen); a result below the programme's minimum uses none.
 
-Discounts are allocated to lines in proportion to their amounts (largest remainder, exact to the fen) so
-a line's refund returns what was paid for it.
+Discounts are allocated to lines in proportion to their amounts (largest remainder, exact to the fen), and
+the points discount to lines in proportion to what is left of them after those (``Line.points_fen``), so a
+line's refund returns what was paid for it, in cash and in points.
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ class Line:
     unit_price_fen: int
     source: str
     special: bool
-    discount_fen: int = 0
+    discount_fen: int = 0  # tier and coupons
+    points_fen: int = 0  # its share of what points pay
 
     @property
     def amount(self) -> int:
@@ -246,17 +251,16 @@ def _price(session: Session, cart: Cart, at: datetime) -> Priced:
     # 5. points
     pts, pts_fen = 0, 0
     if cart.points:
-        rule = program.load(session).redemption
-        pts_fen = min(cart.points * 100 // rule.points_per_yuan, goods * rule.max_order_share_bp // 10000)
-        pts = pts_fen * rule.points_per_yuan // 100
-        pts_fen = pts * 100 // rule.points_per_yuan
+        pts, pts_fen = program.points_payment(program.load(session).redemption, goods, cart.points)
+        for ln, share in zip(lines, allocate(pts_fen, [ln.amount - ln.discount_fen for ln in lines]), strict=True):
+            ln.points_fen = share
         adjustments.append(AdjustmentOut(kind="points", ref=None, amount_fen=pts_fen))
     quote = QuoteOut(
         channel=cart.channel, currency=currency,
         lines=[QuotedLine(sku_id=ln.sku_id, sku_code=ln.sku_code, title=ln.title, quantity=ln.quantity,
                           list_unit_fen=ln.list_unit_fen, unit_price_fen=ln.unit_price_fen, subtotal_fen=ln.amount,
                           discount_fen=ln.discount_fen, total_fen=ln.amount - ln.discount_fen,
-                          price_source=ln.source) for ln in lines],
+                          points_fen=ln.points_fen, price_source=ln.source) for ln in lines],
         subtotal_fen=sum(ln.amount for ln in lines), tier_discount_fen=tier_total, coupon_discount_fen=coupon_total,
         points=pts, points_discount_fen=pts_fen, shipping_fen=shipping, total_fen=goods + shipping - pts_fen,
         coupons_applied=applied, coupons_rejected=rejected, adjustments=adjustments,

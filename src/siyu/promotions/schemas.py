@@ -134,6 +134,8 @@ class QuotedLine(BaseModel):
     subtotal_fen: int
     discount_fen: int
     total_fen: int
+    points_fen: int = Field(default=0, description="Its share of the points discount (paid with points; not "
+                            "taken off total_fen).")
     price_source: str
 
 
