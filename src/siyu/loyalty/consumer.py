@@ -7,7 +7,8 @@ Orders (group ``loyalty``):
   paid for is completed (``mall_orders.py``);
 - ``orders.completed``: the order's pending points become available when the return window closes;
 - ``orders.refunded``: growth value taken back for the refunded money, and the points earned on it by the
-  clawback policy (``points.py``); refunded in full, as cancelled;
+  clawback policy (``points.py``); the points that paid for the refunded units (their lines' points share,
+  recorded on each refund) given back (``redemptions.give_back_share``); refunded in full, as cancelled;
 - ``orders.cancelled``: points that paid for the order are given back, and a points-plus-money redemption
   it was paying for (points and stock), once however often the event comes.
 Tracked events (group ``loyalty-actions``): events whose name the programme maps to an action (``Product
@@ -31,6 +32,7 @@ from siyu.loyalty import actions, growth, mall_orders, members, program, redempt
 from siyu.loyalty.members import local_day
 from siyu.loyalty.points import cancel_source, cancelled_from, earn, earned_from, pending_lots_of
 from siyu.orders import policy as order_policy
+from siyu.orders import refunds as order_refunds
 from siyu.orders import repository as orders
 from siyu.outbox.consumer import domain_event
 from siyu.outbox.relay import SOURCE_ID
@@ -82,6 +84,8 @@ class LoyaltyOrders:
             due = earned - keep - cancelled_from(session, member_id, order_id)
             cancel_source(session, member_id, "order", order_id, due, key=f"refund:{refund_id}", now=at,
                           reason=f"order {order_id} refunded")
+        # units refunded: what points paid of them comes back (their lines' points share, order_lines.points_fen)
+        redemptions.give_back_share(session, order_id, order_refunds.points_refunded_fen(session, order_id), at)
         if order.paid_fen and order.refunded_fen >= order.paid_fen:  # all money back: the points paid come back too
             redemptions.reverse_for_order(session, order_id, at)
         amount = int(data.get("amount_fen", 0))

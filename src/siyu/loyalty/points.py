@@ -170,25 +170,36 @@ def spend(session: Session, member_id: str, amount: int, *, key: str, now: datet
     return e
 
 
-def restore(session: Session, spend_entry: PointEntry, *, key: str, now: datetime, reason: str) -> PointEntry:
+def restore(session: Session, spend_entry: PointEntry, *, key: str, now: datetime, reason: str, skip: int = 0,
+            amount: int | None = None) -> PointEntry:
     """Give back the points of a spend (a cancelled redemption): into the lots they came from, or, for a lot
-    that has expired meanwhile, as new points good for RESTORE_DAYS."""
+    that has expired meanwhile, as new points good for RESTORE_DAYS. A part of it: ``amount`` points after the
+    first ``skip`` (parts taken in lot-id order), so parts given back one by one never give a point twice."""
     m = lock(session, spend_entry.member_id)
     found = entry_for(session, m.id, key)
     if found is not None:
         return found
     expire_due(session, m, now)
     total = 0
-    for part in session.scalars(select(SpendPart).where(SpendPart.entry_id == spend_entry.id)).all():
+    left = amount
+    for part in session.scalars(select(SpendPart).where(SpendPart.entry_id == spend_entry.id)
+                                .order_by(SpendPart.lot_id)).all():
+        passed = min(skip, part.amount)
+        skip -= passed
+        n = part.amount - passed if left is None else min(part.amount - passed, left)
+        if n <= 0:
+            continue
         lot = session.get(PointLot, part.lot_id)
         assert lot is not None
         if lot.status == "available" and lot.expires_at > now:
-            lot.remaining += part.amount
+            lot.remaining += n
         else:
-            session.add(PointLot(id=new_id(), member_id=m.id, amount=part.amount, remaining=part.amount,
+            session.add(PointLot(id=new_id(), member_id=m.id, amount=n, remaining=n,
                                  status="available", source_kind="restore", source_id=spend_entry.id,
                                  earned_at=now, available_at=now, expires_at=now + timedelta(days=RESTORE_DAYS)))
-        total += part.amount
+        total += n
+        if left is not None:
+            left -= n
     session.flush()
     return _record(session, m, key, "restore", total, now, ref=spend_entry.ref, reason=reason)
 

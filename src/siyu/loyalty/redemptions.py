@@ -31,6 +31,7 @@ from siyu.loyalty.models import MallItem, Member, PointEntry, Redemption
 from siyu.loyalty.points import lock, restore, spend
 from siyu.loyalty.schemas import MallKind
 from siyu.orders import policy as order_policy
+from siyu.orders import repository as order_rows
 from siyu.orders import service as orders
 from siyu.promotions import coupons
 
@@ -100,7 +101,9 @@ def reverse(session: Session, r: Redemption, now: datetime, reason: str, *only_i
         return False
     entry = session.get(PointEntry, r.entry_id)
     assert entry is not None
-    restore(session, entry, key=f"restore:{r.id}", now=now, reason=reason)
+    returned = int(session.scalar(select(Redemption.points_returned).where(Redemption.id == r.id)) or 0)
+    restore(session, entry, key=f"restore:{r.id}", now=now, reason=reason, skip=returned,
+            amount=r.points - returned)
     if r.item_id is not None:
         session.execute(update(MallItem).where(MallItem.id == r.item_id, MallItem.stock.is_not(None))
                         .values(stock=MallItem.stock + r.quantity))
@@ -114,6 +117,47 @@ def reverse_for_order(session: Session, order_id: str, now: datetime) -> int:
     found: Sequence[Redemption] = session.scalars(select(Redemption).where(Redemption.order_id == order_id,
                                                                           Redemption.status.in_(OPEN))).all()
     return sum(reverse(session, r, now, f"order {order_id} cancelled") for r in found)
+
+
+def give_back_share(session: Session, order_id: str, refunded_fen: int, now: datetime) -> int:
+    """Units of an order partly paid with points were refunded: give back the points of their share.
+    ``refunded_fen``: the points share (fen) of every settled refund of the order so far; the points due are
+    that share of the points the order's open redemptions spent (rounded down, so all of them once the whole
+    points discount is refunded), less what was given back already. Under each member's lock, one
+    conditional UPDATE of ``points_returned`` per redemption (never above its points, never once reversed),
+    then its points back into the lots they came from (``points.restore``, keyed by the redemption and how
+    much of it was given back before). Returns the points given back; a replayed or late event gives nothing
+    twice (the target is cumulative)."""
+    order = order_rows.get(session, order_id)
+    found = session.scalars(select(Redemption).where(Redemption.order_id == order_id, Redemption.item_id.is_(None),
+                                                     Redemption.status.in_(OPEN))
+                            .order_by(Redemption.created_at, Redemption.id)).all()
+    if not found or order.points_discount_fen <= 0 or refunded_fen <= 0:
+        return 0
+    for member_id in sorted({r.member_id for r in found}):
+        lock(session, member_id)
+    for r in found:
+        session.refresh(r)
+    spent = sum(r.points for r in found)
+    due = spent * min(refunded_fen, order.points_discount_fen) // order.points_discount_fen \
+        - sum(r.points_returned for r in found)
+    given = 0
+    for r in found:
+        before = r.points_returned  # (the UPDATE below moves the loaded attribute too)
+        take = min(due - given, r.points - before)
+        if take <= 0 or r.status not in OPEN:
+            continue
+        if not affected(session.execute(update(Redemption).where(
+                Redemption.id == r.id, Redemption.status.in_(OPEN), Redemption.points_returned + take <= r.points)
+                .values(points_returned=Redemption.points_returned + take))):
+            continue  # not reachable under the member lock
+        entry = session.get(PointEntry, r.entry_id)
+        assert entry is not None
+        restore(session, entry, key=f"restore:{r.id}:{before}", now=now,
+                reason=f"order {order_id} partly refunded", skip=before, amount=take)
+        given += take
+    session.flush()
+    return given
 
 
 def of_member(session: Session, member_id: str, limit: int) -> Sequence[Redemption]:

@@ -67,10 +67,33 @@ def _take_lines(session: Session, quantities: dict[str, int]) -> bool:
     return True
 
 
+def _unit_share(amount: int, ln: OrderLine, qty: int, after: int) -> int:
+    """``qty`` units' share of ``amount`` spread over the line's units: ``amount // quantity`` each, the last
+    unit (refunding it brings the line to ``after == quantity``) also takes the remainder, so the shares of
+    all its units add up to exactly ``amount``."""
+    share = amount // ln.quantity * qty
+    return share + (amount - amount // ln.quantity * ln.quantity if after >= ln.quantity else 0)
+
+
 def line_amount(lines: Sequence[OrderLine], quantities: dict[str, int]) -> int:
-    """What ``quantities`` of the lines were paid: their share of the line after its discounts."""
+    """What ``quantities`` of the lines (refunded next) were paid in money: their share of the line after its
+    tier and coupon discounts, less its points share (``points_share``: given back as points)."""
     by_id = {ln.id: ln for ln in lines}
-    return sum((by_id[i].total_fen - by_id[i].discount_fen) * q // by_id[i].quantity for i, q in quantities.items())
+    return sum(_unit_share(by_id[i].total_fen - by_id[i].discount_fen - by_id[i].points_fen, by_id[i], q,
+                           by_id[i].refunded_quantity + q) for i, q in quantities.items())
+
+
+def points_share(ln: OrderLine, qty: int, after: int) -> int:
+    """What points paid of ``qty`` units of the line, refunded to ``after`` units in all."""
+    return _unit_share(ln.points_fen, ln, qty, after)
+
+
+def points_refunded_fen(session: Session, order_id: str) -> int:
+    """The points share (fen) of the order's settled refunds of applied payments: what loyalty gives back."""
+    rows = session.scalars(select(Refund.lines).join(Payment, Payment.id == Refund.payment_id)
+                           .where(Refund.order_id == order_id, Refund.status == "succeeded",
+                                  Payment.status == "succeeded")).all()
+    return sum(int(x.get("points_fen", 0)) for lines in rows for x in lines)
 
 
 def refund(session: Session, order: Order, amount: int, reason: str, *, quantities: dict[str, int] | None = None,
@@ -84,7 +107,13 @@ def refund(session: Session, order: Order, amount: int, reason: str, *, quantiti
         raise RefundTooLarge(details={"order_id": order.id, "amount_fen": amount})
     if quantities and not _take_lines(session, quantities):
         raise RefundTooLarge(details={"order_id": order.id, "lines": quantities})
-    lines_json: list[dict[str, Any]] = [{"line_id": k, "quantity": v} for k, v in (quantities or {}).items()]
+    # each line's points share, from its refunded units counted under the row lock _take_lines took
+    fresh = {ln.id: ln for ln in lines_of(session, order.id)} if quantities else {}
+    for ln in fresh.values():
+        session.refresh(ln)
+    lines_json: list[dict[str, Any]] = [
+        {"line_id": k, "quantity": v, "points_fen": points_share(fresh[k], v, fresh[k].refunded_quantity)}
+        for k, v in (quantities or {}).items()]
     prov = provider(payment.provider)
     r = Refund(id=new_id(), order_id=order.id, payment_id=payment.id, amount_fen=amount, reason=reason[:64],
                status="succeeded" if prov.settles_refunds_at_once else "pending", return_id=return_id,
