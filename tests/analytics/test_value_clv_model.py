@@ -13,7 +13,6 @@ from tests.analytics.value_fixtures import simulate_bgnbd, simulate_spend
 
 BG = {"r": 2.0, "alpha": 10.0, "a": 1.5, "b": 12.0}  # days: a purchase every ~5 days while alive
 GG = {"p": 1.0, "q": 2.0, "gamma": 15_000.0}  # fen: mean spend p gamma / (q - 1) = 150 yuan
-SEED = 6
 
 
 def bgnbd_loglik_loop(r: float, alpha: float, a: float, b: float, xs: list[float], txs: list[float],
@@ -44,34 +43,55 @@ def gg_loglik_loop(p: float, q: float, g: float, xs: list[float], ms: list[float
     return total
 
 
-def test_parameter_recovery_of_10000_simulated_customers() -> None:
-    """10,000 customers from known parameters; every fitted parameter within 5% of the truth.
+SEEDS = range(8)  # not chosen: every seed of this set-up is expected to pass (see the test's docstring)
 
-    5% is close to the estimator's own sampling error for b and gamma at this size (their asymptotic
-    standard errors are about 4-5%; r, alpha, a about 1.5-3%), so whether all seven land within 5% depends on
-    the draw: seeds 0-11 of this set-up passed 6 times in 12. The seed is fixed; the seed-independent check
-    is that each estimate is within 3 of its own standard errors."""
-    x, t_x, T = simulate_bgnbd(10_000, BG["r"], BG["alpha"], BG["a"], BG["b"], (360.0, 720.0), SEED)
-    m = simulate_spend(x, GG["p"], GG["q"], GG["gamma"], SEED + 1)
-    bg = bgnbd.fit(x, t_x, T)
-    rep = x > 0
-    gg = gammagamma.fit(x[rep], m[rep])
-    print("\nBG/NBD fitted", {k: round(v, 4) for k, v in bg.params.items()}, "true", BG,
-          "SE", {k: round(v, 4) for k, v in bg.standard_errors.items()}, "LL", round(bg.log_likelihood, 3))
-    print("Gamma-Gamma fitted", {k: round(v, 4) for k, v in gg.params.items()}, "true", GG,
-          "SE", {k: round(v, 4) for k, v in gg.standard_errors.items()}, "LL", round(gg.log_likelihood, 3))
-    assert bg.converged and gg.converged
-    for fit, truth in ((bg, BG), (gg, GG)):
-        for k, v in truth.items():
-            assert abs(fit.params[k] / v - 1) < 0.05, (k, fit.params[k], v)
-            assert abs(fit.params[k] - v) < 3 * fit.standard_errors[k], (k, fit.params[k], v)
-    # the fitted log-likelihood is the formula's value at the fitted parameters
-    loop = bgnbd_loglik_loop(*bg.params.values(), x.tolist(), t_x.tolist(), T.tolist())
-    assert bg.log_likelihood == pytest.approx(loop, rel=1e-10)
-    loop_gg = gg_loglik_loop(*gg.params.values(), x[rep].tolist(), m[rep].tolist())
-    assert gg.log_likelihood == pytest.approx(loop_gg, rel=1e-10)
-    # and it is a maximum: the truth scores lower
-    assert bg.log_likelihood > bgnbd.log_likelihood(tuple(BG.values()), x, t_x, T)  # type: ignore[arg-type]
+
+def test_parameter_recovery_over_seeds() -> None:
+    """10,000 customers from known parameters, for each of 8 seeds (0-7, taken in order, not picked).
+
+    The tolerance is the estimator's own sampling error at this size, its asymptotic standard error from the
+    observed information (about 1.5-5% of each parameter: r 1.6%, alpha 2%, a 2.8%, b 4.1%, p 3.5%, q 1.7%,
+    gamma 4.8%). Three checks, each with a false-alarm rate well under 1% for a correct estimator:
+
+    - every estimate is within 4 of its standard errors of the truth (56 estimates; P(|z| > 4) = 6e-5 each);
+    - no parameter is biased: the mean of its 8 z-scores is within 4 / sqrt(8) of 0;
+    - the standard errors are honest: the spread of the 8 estimates over seeds, over the mean standard error,
+      lies between 0.29 and 1.93 (the 0.05% and 99.95% points of sqrt(chi2_7 / 7)).
+
+    Measured over seeds 0-11: z-scores between -2.75 and 1.99. (A fixed 5% band, as before, passed only 6
+    seeds in 12: b and gamma's standard errors are close to 5%.)"""
+    z: dict[str, list[float]] = {k: [] for k in (*BG, *GG)}
+    est: dict[str, list[float]] = {k: [] for k in z}
+    se: dict[str, list[float]] = {k: [] for k in z}
+    for seed in SEEDS:
+        x, t_x, T = simulate_bgnbd(10_000, BG["r"], BG["alpha"], BG["a"], BG["b"], (360.0, 720.0), seed)
+        m = simulate_spend(x, GG["p"], GG["q"], GG["gamma"], seed + 1000)
+        bg = bgnbd.fit(x, t_x, T)
+        rep = x > 0
+        gg = gammagamma.fit(x[rep], m[rep])
+        # L-BFGS-B may end in an "abnormal" line search at the optimum itself (seed 3's Gamma-Gamma: gradient
+        # norm 5e-5 over log-parameters, ftol 1e-14 being past what the floats resolve): at the optimum either way
+        for fit in (bg, gg):
+            assert fit.converged or fit.gradient_norm < 1e-3, (seed, fit.message, fit.gradient_norm)
+        for fit, truth in ((bg, BG), (gg, GG)):
+            for k, v in truth.items():
+                est[k].append(fit.params[k])
+                se[k].append(fit.standard_errors[k])
+                z[k].append((fit.params[k] - v) / fit.standard_errors[k])
+        if seed == SEEDS[0]:
+            # the fitted log-likelihood is the formula's value at the fitted parameters
+            loop = bgnbd_loglik_loop(*bg.params.values(), x.tolist(), t_x.tolist(), T.tolist())
+            assert bg.log_likelihood == pytest.approx(loop, rel=1e-10)
+            loop_gg = gg_loglik_loop(*gg.params.values(), x[rep].tolist(), m[rep].tolist())
+            assert gg.log_likelihood == pytest.approx(loop_gg, rel=1e-10)
+            # and it is a maximum: the truth scores lower
+            assert bg.log_likelihood > bgnbd.log_likelihood(tuple(BG.values()), x, t_x, T)  # type: ignore[arg-type]
+    print("\nz-scores by seed", {k: [round(v, 2) for v in vs] for k, vs in z.items()})
+    for k in z:
+        assert max(abs(v) for v in z[k]) < 4, (k, z[k])
+        assert abs(float(np.mean(z[k]))) < 4 / math.sqrt(len(SEEDS)), (k, z[k])
+        spread = float(np.std(est[k], ddof=1)) / float(np.mean(se[k]))
+        assert 0.29 < spread < 1.93, (k, spread, est[k], se[k])
 
 
 def test_analytic_gradients_match_finite_differences() -> None:
