@@ -68,3 +68,27 @@ def simulate_spend(x: Any, p: float, q: float, gamma: float, seed: int) -> Any:
     rep = x > 0
     m[rep] = rng.gamma(p * x[rep], 1.0 / (nu[rep] * x[rep]))
     return m
+
+
+def simulate_bgnbd_orders(n: int, r: float, alpha: float, a: float, b: float, t_range: tuple[float, float],
+                          seed: int) -> tuple[list[list[float]], Any]:
+    """The same population as :func:`simulate_bgnbd`, customer by customer with every purchase's time: (for each
+    customer, the times of their repeat purchases in days after the first purchase; ``T``)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    T = rng.uniform(t_range[0], t_range[1], n)
+    times: list[list[float]] = []
+    for i in range(n):
+        t, mine = 0.0, []
+        while True:
+            t += float(rng.exponential(1.0 / lam[i]))
+            if t >= T[i]:
+                break
+            mine.append(t)
+            if rng.random() < p[i]:
+                break
+        times.append(mine)
+    return times, T

@@ -9,6 +9,11 @@ purchase, as in the BG/NBD literature, with the day's amounts added up):
 - ``average spend`` m: the mean of the repeat purchase days' amounts (the first purchase is left out, as
   Fader, Hardie & Lee do; 0 without repeats).
 
+Whole days do not bias the fit (t_x and T are both counted from the first purchase day); merging a day's orders
+does, on purpose: the model counts purchase days, a thinner process than orders for customers who often buy
+twice a day, so against a continuous-time simulation alpha comes out higher (about +6% with a purchase every
+~30 days, +20% with one every ~5 days; ``tests/analytics/test_value_clv_model.py`` measures it).
+
 The value of a customer is the sum, over 30-day steps up to the horizon, of the step's expected purchases
 times their expected spend per purchase, discounted at the yearly rate to the end of each step. Orders after
 ``until``, if any, are a holdout: predicted and actual purchase days there are compared.

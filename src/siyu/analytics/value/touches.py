@@ -6,13 +6,17 @@ them, ``siyu.collect.enrich``):
 1. UTM parameters (``context.campaign`` or the page URL; any channel, so a tagged link from an SMS, a QR
    poster or another app counts wherever it lands): the channel from ``utm_medium`` (cpc -> paid_search,
    social, email, ... see :data:`MEDIUMS`), source ``utm_source``, campaign ``utm_campaign``;
-2. ``Push Notification Opened``: channel ``push``;
-3. a mini-program launch scene: channel by scene family (share cards -> ``wechat_share``, QR and
+2. ``Channel Link Opened`` without UTM labels (an open or scan of a cross-channel link,
+   ``siyu.promotions.links``, whose link has none): channel ``channel_link``, source ``link:<code>``, on
+   whichever channel it was opened (a link shared in the mini-program and bought from in the APP credits
+   the link); a link with UTM labels is credited by them (rule 1);
+3. ``Push Notification Opened``: channel ``push``;
+4. a mini-program launch scene: channel by scene family (share cards -> ``wechat_share``, QR and
    mini-program codes -> ``qr_code``, WeChat search, official account, Moments ads, Discover; the recent
    list and home-screen icons -> ``direct``), source ``scene:<value>``;
-4. a referrer from another host than the page's own: ``organic_search`` (search engines), ``social`` (social
+5. a referrer from another host than the page's own: ``organic_search`` (search engines), ``social`` (social
    sites) or ``referral``, source the referring host (``www.`` dropped);
-5. the start of a visit with nothing of the above (a page without referrer, ``Application Opened``):
+6. the start of a visit with nothing of the above (a page without referrer, ``Application Opened``):
    ``direct``, source ``(direct)``.
 
 Other events are not touches. Consecutive touch events of one person with the same (channel, source,
@@ -26,6 +30,8 @@ from datetime import datetime
 from siyu.analytics.engine import PERSON, Analytics
 
 DIRECT = "direct"
+LINK = "channel_link"
+LINK_OPENED = "Channel Link Opened"  # siyu.promotions.links.service.OPENED
 SESSION_GAP_MINUTES = 30
 MEDIUMS: dict[str, tuple[str, ...]] = {
     "paid_search": ("cpc", "ppc", "paid", "paidsearch", "paid_search", "sem", "search_ads"),
@@ -75,6 +81,7 @@ def classified(an: Analytics, first: datetime, end: datetime) -> str:
     visit_start = "((type = 'page' AND referrer IS NULL) OR event = 'Application Opened')"
     channel = (
         f"CASE WHEN {utm} THEN CASE {by_medium} WHEN utm_medium IS NULL THEN 'campaign' ELSE {medium} END "
+        f"WHEN event = {d.lit(LINK_OPENED)} THEN {d.lit(LINK)} "
         "WHEN event = 'Push Notification Opened' THEN 'push' "
         f"WHEN scene IS NOT NULL THEN CASE {by_scene} ELSE 'miniprogram_other' END "
         f"WHEN {external} THEN CASE WHEN {_like_any(an, ref, SEARCH_HOSTS)} THEN 'organic_search' "
@@ -83,6 +90,7 @@ def classified(an: Analytics, first: datetime, end: datetime) -> str:
     )
     source = (
         f"CASE WHEN {utm} THEN coalesce(lower(utm_source), '(none)') "
+        f"WHEN event = {d.lit(LINK_OPENED)} THEN concat('link:', coalesce(link_code, '')) "
         "WHEN event = 'Push Notification Opened' THEN 'push' "
         "WHEN scene IS NOT NULL THEN concat('scene:', scene) "
         f"WHEN {external} THEN {ref} ELSE '(direct)' END"
@@ -90,7 +98,7 @@ def classified(an: Analytics, first: datetime, end: datetime) -> str:
     campaign = f"CASE WHEN {utm} THEN coalesce(utm_campaign, '') ELSE '' END"
     inner = (f"SELECT {PERSON} AS person, {d.epoch_us('timestamp')} AS us, type, event, scene, referrer, "
              f"utm_source, utm_medium, utm_campaign, {d.url_host('referrer')} AS ref_host, "
-             f"{d.url_host('page_url')} AS page_host FROM events "
+             f"{d.url_host('page_url')} AS page_host, {d.json_str('properties', 'link_code')} AS link_code FROM events "
              f"WHERE timestamp >= {d.ts_lit(first)} AND timestamp < {d.ts_lit(end)}")
     return (f"SELECT person, us, {channel} AS channel, {source} AS source, {campaign} AS campaign "
             f"FROM ({inner}) AS e")
