@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 from collections import Counter
@@ -14,8 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import redis
 
 from siyu.orders.providers import sign
+from siyu.promotions.flash.redis_store import keys
 from tests.orders.live import REPEAT, Live, live
 from tests.orders.shop import ADDRESS, WEBHOOK_SECRET
 
@@ -88,10 +91,45 @@ def catalog(live: Live, units: int) -> str:
 
 def flash_sale(live: Live, sku: str, quota: int, ttl_s: int = 60) -> str:
     now = datetime.now(UTC)
-    return str(live.ok("POST", F, {"name": "秒杀", "sku_id": sku, "price_fen": 100, "quota": quota,
-                                   "per_member_limit": 1, "reservation_ttl_s": ttl_s,
-                                   "starts_at": (now - timedelta(seconds=1)).isoformat(),
-                                   "ends_at": (now + timedelta(hours=1)).isoformat()})["id"])
+    fs = live.ok("POST", F, {"name": "秒杀", "sku_id": sku, "price_fen": 100, "quota": quota,
+                             "per_member_limit": 1, "reservation_ttl_s": ttl_s,
+                             "starts_at": (now - timedelta(seconds=1)).isoformat(),
+                             "ends_at": (now + timedelta(hours=1)).isoformat()})
+    assert fs["counter"] == ("redis" if server(live) else "db"), fs  # the store each runtime is meant to use
+    return str(fs["id"])
+
+
+def server(live: Live) -> bool:
+    return live.database_url.startswith("postgresql")
+
+
+def on_server(live: Live, expected: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    return expected if server(live) else None
+
+
+def redis_client() -> redis.Redis | None:
+    """The Redis the server runtime's tests use (SIYU_TEST_REDIS_URL), or None when there is none."""
+    url = os.environ.get("SIYU_TEST_REDIS_URL", "")
+    return redis.Redis.from_url(url, decode_responses=True) if url else None
+
+
+def in_redis(live: Live, session_id: str) -> tuple[int, int, int] | None:
+    """What Redis itself holds for a flash sale, read with redis-py from the keys the Redis store writes
+    (``siyu.promotions.flash.redis_store.keys``): (quota remaining, units the customers hold, reservations
+    counted). The server runtime must have them; the embedded runtime must not have written any (None)."""
+    client = redis_client()
+    if client is None:
+        assert not server(live)
+        return None
+    with client:
+        cfg, holdings, reservations, _ = keys(session_id)
+        if not server(live):
+            assert client.exists(cfg, holdings, reservations) == 0, "the embedded runtime wrote to Redis"
+            return None
+        remaining = client.hget(cfg, "remaining")
+        assert remaining is not None, f"no Redis counter for {session_id}: the sale did not run on Redis"
+        held = sum(int(v) for v in client.hvals(holdings))
+        return int(remaining), held, int(client.hlen(reservations))
 
 
 def stats(live: Live, session_id: str) -> dict[str, Any]:
@@ -137,6 +175,7 @@ def test_10000_attempts_on_100_units_reserve_exactly_100_and_strand_nothing(live
         assert stats(live, fs) | {"session_id": ""} == {"session_id": "", "quota": 100, "remaining": 0,
                                                         "reserved": 100, "ordered": 0, "sold": 0, "returned": 0,
                                                         "balanced": True}
+        assert in_redis(live, fs) == on_server(live, (0, 100, 100))  # the quota was taken in Redis
         # random fates: paid, order left unpaid past its deadline, order cancelled, reservation never used
         rnd = random.Random(rep)
         fates = [rnd.choice(["pay", "order_timeout", "cancel", "unused"]) for _ in won]
@@ -156,6 +195,9 @@ def test_10000_attempts_on_100_units_reserve_exactly_100_and_strand_nothing(live
         s = settled(live, fs)
         paid = len(orders["pay"])
         assert (s["sold"], s["remaining"], s["returned"], s["balanced"]) == (paid, 100 - paid, 100 - paid, True)
+        # Redis agrees with the record once reconciled: the units that came back are back in its quota, and
+        # it still counts the sold units (one per paying customer) against their limit
+        assert in_redis(live, fs) == on_server(live, (100 - paid, paid, paid)), paid
         sold_total += paid
         # the units that came back are there to be won again, exactly: no more, no fewer
         payers = {t for (t, _), f in zip(won, fates, strict=True) if f == "pay"}
@@ -165,6 +207,7 @@ def test_10000_attempts_on_100_units_reserve_exactly_100_and_strand_nothing(live
         assert Counter(s for s, _ in again)[201] == 100 - paid
         after = stats(live, fs)
         assert (after["remaining"], after["reserved"], after["balanced"]) == (0, 100 - paid, True)
+        assert in_redis(live, fs) == on_server(live, (0, 100, 100))
     levels = live.ok("GET", f"/api/v1/catalog/skus/{sku}/stock")
     assert sum(r["on_hand"] for r in levels) == 100 * REPEAT - sold_total  # stock agrees: nothing oversold
 
