@@ -136,12 +136,20 @@ def stats(live: Live, session_id: str) -> dict[str, Any]:
     return live.ok("GET", f"{F}/{session_id}/stats")  # type: ignore[no-any-return]
 
 
-def settled(live: Live, session_id: str, timeout: float = 60) -> dict[str, Any]:
-    """The stats once no unit is held any more (sweepers and the bus consumer have run)."""
+def settled(live: Live, session_id: str, timeout: float = 60, prompt: float = 5) -> dict[str, Any]:
+    """The stats once no unit is held any more (sweepers and the bus consumer have run) and the quota
+    counter agrees with the record. On the server runtime the units go back to Redis just after the
+    record's commit (``redis_store.give_back``), so a read in between sees the row returned and Redis not
+    yet: that gap must close within ``prompt`` seconds, well before the reconciler (``GRACE``, 30 s) would
+    mend a lost release."""
     deadline = time.monotonic() + timeout
     while (s := stats(live, session_id))["reserved"] or s["ordered"]:
         assert time.monotonic() < deadline, s
         time.sleep(0.2)
+    deadline = time.monotonic() + prompt
+    while not (s := stats(live, session_id))["balanced"]:
+        assert time.monotonic() < deadline, s
+        time.sleep(0.1)
     return s
 
 
