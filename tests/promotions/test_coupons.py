@@ -90,8 +90,13 @@ def test_coupon_rules_are_checked(shop: Shop) -> None:
     lin.pay_online(paid)
     r = order(lin, "web", [second])
     assert r.status_code == 422 and r.json()["error"]["details"]["reason"] == "coupon_new_members_only"
+    # after a paid order, a new-member coupon cannot be claimed any more either
+    late = claim(lin, newbie["id"], "web")
+    assert late.status_code == 403 and late.json()["error"]["details"]["reason"] == "not_a_new_member"
     # per-member limit
-    over = claim(lin, newbie["id"], "web")
+    once = template(shop, name="限领1张")
+    assert claim(lin, once["id"], "web").status_code == 201
+    over = claim(lin, once["id"], "web")
     assert over.status_code == 409 and over.json()["error"]["code"] == "coupon_limit_reached"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 from collections import Counter
@@ -14,8 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import redis
 
 from siyu.orders.providers import sign
+from siyu.promotions.flash.redis_store import keys
 from tests.orders.live import REPEAT, Live, live
 from tests.orders.shop import ADDRESS, WEBHOOK_SECRET
 
@@ -88,22 +91,65 @@ def catalog(live: Live, units: int) -> str:
 
 def flash_sale(live: Live, sku: str, quota: int, ttl_s: int = 60) -> str:
     now = datetime.now(UTC)
-    return str(live.ok("POST", F, {"name": "秒杀", "sku_id": sku, "price_fen": 100, "quota": quota,
-                                   "per_member_limit": 1, "reservation_ttl_s": ttl_s,
-                                   "starts_at": (now - timedelta(seconds=1)).isoformat(),
-                                   "ends_at": (now + timedelta(hours=1)).isoformat()})["id"])
+    fs = live.ok("POST", F, {"name": "秒杀", "sku_id": sku, "price_fen": 100, "quota": quota,
+                             "per_member_limit": 1, "reservation_ttl_s": ttl_s,
+                             "starts_at": (now - timedelta(seconds=1)).isoformat(),
+                             "ends_at": (now + timedelta(hours=1)).isoformat()})
+    assert fs["counter"] == ("redis" if server(live) else "db"), fs  # the store each runtime is meant to use
+    return str(fs["id"])
+
+
+def server(live: Live) -> bool:
+    return live.database_url.startswith("postgresql")
+
+
+def on_server(live: Live, expected: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    return expected if server(live) else None
+
+
+def redis_client() -> redis.Redis | None:
+    """The Redis the server runtime's tests use (SIYU_TEST_REDIS_URL), or None when there is none."""
+    url = os.environ.get("SIYU_TEST_REDIS_URL", "")
+    return redis.Redis.from_url(url, decode_responses=True) if url else None
+
+
+def in_redis(live: Live, session_id: str) -> tuple[int, int, int] | None:
+    """What Redis itself holds for a flash sale, read with redis-py from the keys the Redis store writes
+    (``siyu.promotions.flash.redis_store.keys``): (quota remaining, units the customers hold, reservations
+    counted). The server runtime must have them; the embedded runtime must not have written any (None)."""
+    client = redis_client()
+    if client is None:
+        assert not server(live)
+        return None
+    with client:
+        cfg, holdings, reservations, _ = keys(session_id)
+        if not server(live):
+            assert client.exists(cfg, holdings, reservations) == 0, "the embedded runtime wrote to Redis"
+            return None
+        remaining = client.hget(cfg, "remaining")
+        assert remaining is not None, f"no Redis counter for {session_id}: the sale did not run on Redis"
+        held = sum(int(v) for v in client.hvals(holdings))
+        return int(remaining), held, int(client.hlen(reservations))
 
 
 def stats(live: Live, session_id: str) -> dict[str, Any]:
     return live.ok("GET", f"{F}/{session_id}/stats")  # type: ignore[no-any-return]
 
 
-def settled(live: Live, session_id: str, timeout: float = 60) -> dict[str, Any]:
-    """The stats once no unit is held any more (sweepers and the bus consumer have run)."""
+def settled(live: Live, session_id: str, timeout: float = 60, prompt: float = 5) -> dict[str, Any]:
+    """The stats once no unit is held any more (sweepers and the bus consumer have run) and the quota
+    counter agrees with the record. On the server runtime the units go back to Redis just after the
+    record's commit (``redis_store.give_back``), so a read in between sees the row returned and Redis not
+    yet: that gap must close within ``prompt`` seconds, well before the reconciler (``GRACE``, 30 s) would
+    mend a lost release."""
     deadline = time.monotonic() + timeout
     while (s := stats(live, session_id))["reserved"] or s["ordered"]:
         assert time.monotonic() < deadline, s
         time.sleep(0.2)
+    deadline = time.monotonic() + prompt
+    while not (s := stats(live, session_id))["balanced"]:
+        assert time.monotonic() < deadline, s
+        time.sleep(0.1)
     return s
 
 
@@ -137,6 +183,7 @@ def test_10000_attempts_on_100_units_reserve_exactly_100_and_strand_nothing(live
         assert stats(live, fs) | {"session_id": ""} == {"session_id": "", "quota": 100, "remaining": 0,
                                                         "reserved": 100, "ordered": 0, "sold": 0, "returned": 0,
                                                         "balanced": True}
+        assert in_redis(live, fs) == on_server(live, (0, 100, 100))  # the quota was taken in Redis
         # random fates: paid, order left unpaid past its deadline, order cancelled, reservation never used
         rnd = random.Random(rep)
         fates = [rnd.choice(["pay", "order_timeout", "cancel", "unused"]) for _ in won]
@@ -156,6 +203,9 @@ def test_10000_attempts_on_100_units_reserve_exactly_100_and_strand_nothing(live
         s = settled(live, fs)
         paid = len(orders["pay"])
         assert (s["sold"], s["remaining"], s["returned"], s["balanced"]) == (paid, 100 - paid, 100 - paid, True)
+        # Redis agrees with the record once reconciled: the units that came back are back in its quota, and
+        # it still counts the sold units (one per paying customer) against their limit
+        assert in_redis(live, fs) == on_server(live, (100 - paid, paid, paid)), paid
         sold_total += paid
         # the units that came back are there to be won again, exactly: no more, no fewer
         payers = {t for (t, _), f in zip(won, fates, strict=True) if f == "pay"}
@@ -165,6 +215,7 @@ def test_10000_attempts_on_100_units_reserve_exactly_100_and_strand_nothing(live
         assert Counter(s for s, _ in again)[201] == 100 - paid
         after = stats(live, fs)
         assert (after["remaining"], after["reserved"], after["balanced"]) == (0, 100 - paid, True)
+        assert in_redis(live, fs) == on_server(live, (0, 100, 100))
     levels = live.ok("GET", f"/api/v1/catalog/skus/{sku}/stock")
     assert sum(r["on_hand"] for r in levels) == 100 * REPEAT - sold_total  # stock agrees: nothing oversold
 

@@ -4,7 +4,9 @@ a checkout, redeeming at payment and rolling back on cancellation or refund.
 Concurrency (each a single conditional statement, see models.py):
 - issuing: ``issued = issued + 1 WHERE total IS NULL OR issued < total``, then an insert into the next free
   slot of (template, person) below ``per_member_limit`` (a UNIQUE key: concurrent claims by one member
-  collide there, and the losing transaction rolls back its count);
+  collide there, and the losing transaction rolls back its count); the coupons a customer holds are
+  counted under every identity merged into them (``identity.anchors.constituents``);
+- granting to many customers is one transaction: a refusal for any of them issues none;
 - locking: ``status = 'locked' WHERE status = 'available' AND person = owner AND still valid``;
 - redeeming and releasing: only from ``locked`` by the same order.
 """
@@ -18,8 +20,10 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.db import affected, get_or_raise, upsert
+from siyu.identity.anchors import constituents
 from siyu.kit.clock import utcnow
 from siyu.kit.ids import new_id
+from siyu.orders.models import Order
 from siyu.promotions.errors import (
     CouponInUse,
     CouponLimitReached,
@@ -64,8 +68,8 @@ def issue(session: Session, template_id: str, person_id: str, *, source: str, no
                                              CouponTemplate.issued < CouponTemplate.total))
             .values(issued=CouponTemplate.issued + 1))):
         raise SoldOut(details={"template_id": template_id, "total": t.total})
-    held = session.scalar(select(func.count()).select_from(Coupon).where(
-        Coupon.template_id == template_id, Coupon.person_id == person_id)) or 0
+    held = session.scalar(select(func.count()).select_from(Coupon).where(  # under every linked identity
+        Coupon.template_id == template_id, Coupon.person_id.in_(constituents(session, person_id)))) or 0
     if held >= t.per_member_limit:
         raise CouponLimitReached(details={"limit": t.per_member_limit})
     start = max(t.valid_from or now, now) if t.valid_days else (t.valid_from or now)
@@ -85,14 +89,41 @@ def issue(session: Session, template_id: str, person_id: str, *, source: str, no
     return found
 
 
+def has_paid_order(session: Session, person_id: str) -> bool:
+    """Whether the customer (every identity merged into them) has ever paid for an order: the same rule as
+    the pricing engine's "new members only" check at use."""
+    return session.scalar(select(Order.id).where(Order.person_id.in_(constituents(session, person_id)),
+                                                 Order.paid_at.is_not(None)).limit(1)) is not None
+
+
 def claim(session: Session, template_id: str, person_id: str, channel: str, now: datetime,
           tier: str | None) -> Coupon:
-    """A member claims a coupon in a channel ("download the APP for this coupon": channels=[app])."""
+    """A member claims a coupon in a channel ("download the APP for this coupon": channels=[app]).
+
+    Refused with ``coupon_not_claimable`` and a ``reason``: ``granted_only`` (not claimable, or inactive),
+    ``wrong_channel``, ``wrong_tier`` (``tier`` is not one of the template's), ``not_yet_valid`` (before the
+    template's ``valid_from``), ``ended`` (from its ``valid_until``), ``not_a_new_member`` (a new-members-only
+    template, and the customer, under any of their linked identities, has a paid order)."""
     t = get_template(session, template_id)
-    if not t.claimable or (t.channels and channel not in t.channels) or (t.tiers and tier not in t.tiers) \
-            or (t.valid_until is not None and t.valid_until <= now):
-        raise NotClaimable(details={"template_id": template_id, "channel": channel})
+    reason = ("granted_only" if not t.claimable or not t.active
+              else "wrong_channel" if t.channels and channel not in t.channels
+              else "wrong_tier" if t.tiers and tier not in t.tiers
+              else "not_yet_valid" if t.valid_from is not None and now < t.valid_from
+              else "ended" if t.valid_until is not None and t.valid_until <= now
+              else "not_a_new_member" if t.new_members_only and has_paid_order(session, person_id)
+              else None)
+    if reason is not None:
+        raise NotClaimable(details={"template_id": template_id, "channel": channel, "reason": reason})
     return issue(session, template_id, person_id, source="claim", now=now, channel=channel)
+
+
+def grant(session: Session, template_id: str, person_ids: Sequence[str], *, now: datetime,
+          reason: str) -> list[Coupon]:
+    """An operator gives one coupon to each of ``person_ids`` (a person named twice gets two), regardless of
+    the claim rules (channel, tier, new members, claimable) but within the template's total and per-member
+    limit. All or nothing: the first refusal (``coupons_sold_out``, ``coupon_limit_reached``) raises, and the
+    caller's transaction rolls back every coupon issued before it, and its count."""
+    return [issue(session, template_id, p, source="grant", now=now, source_ref=reason) for p in person_ids]
 
 
 def get(session: Session, coupon_id: str) -> Coupon:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from pydantic import RootModel
 
 from siyu.auth.errors import NotYourData, ScopeRequired
 from siyu.auth.schemas import Role, Scope
@@ -18,6 +19,7 @@ from siyu.promotions.schemas import (
     CouponOut,
     EarlyAccessIn,
     EarlyAccessOut,
+    GrantManyRequest,
     GrantRequest,
     QuoteOut,
     QuoteRequest,
@@ -94,10 +96,25 @@ def grant(template_id: str, body: GrantRequest, session: SessionDep, p: Principa
         return replay
     if _member(p) is not None or not p.has(Scope.promotions_write):
         raise ScopeRequired(details={"scope": Scope.promotions_write.value})
-    c = coupons.issue(session, template_id, current(session, body.person_id), source="grant", now=utcnow(),
-                      source_ref=body.reason)
+    (c,) = coupons.grant(session, template_id, [current(session, body.person_id)], now=utcnow(), reason=body.reason)
     out = coupon_out(session, c)
     remember_answer(session, p, f"coupons.grant:{template_id}", key, 201, out)
+    return out
+
+
+@router.post("/coupon-templates/{template_id}/grants", status_code=201, response_model=list[CouponOut])
+def grant_many(template_id: str, body: GrantManyRequest, session: SessionDep, p: PrincipalDep,
+               key: IdempotencyKey = None) -> Response | list[CouponOut]:
+    """An operator or brand server gives each of several customers a coupon, all or none: if any of them
+    would pass the template's total or per-member limit, the answer is that refusal and nobody gets one."""
+    if (replay := claim_idempotency(session, p, f"coupons.grants:{template_id}", key, body)) is not None:
+        return replay
+    if _member(p) is not None or not p.has(Scope.promotions_write):
+        raise ScopeRequired(details={"scope": Scope.promotions_write.value})
+    issued = coupons.grant(session, template_id, [current(session, pid) for pid in body.person_ids], now=utcnow(),
+                           reason=body.reason)
+    out = [coupon_out(session, c) for c in issued]
+    remember_answer(session, p, f"coupons.grants:{template_id}", key, 201, RootModel[list[CouponOut]](out))
     return out
 
 

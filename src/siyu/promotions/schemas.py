@@ -71,6 +71,12 @@ class GrantRequest(Strict):
     reason: str = Field(default="grant", max_length=64)
 
 
+class GrantManyRequest(Strict):
+    person_ids: list[str] = Field(min_length=1, max_length=1000,
+                                  description="One coupon each (a person named twice gets two). All or none.")
+    reason: str = Field(default="grant", max_length=64)
+
+
 class CouponOut(BaseModel):
     id: str
     template_id: str
