@@ -76,7 +76,7 @@ def members(live: Live, n: int) -> list[str]:
             for i in range(n)]
 
 
-REPEAT = int(os.environ.get("SIYU_TEST_RACE_REPEAT", "3"))  # CI: 20
+REPEAT = int(os.environ.get("SIYU_TEST_RACE_REPEAT", "3"))  # CI: 3; 20 for an acceptance run (docs/architecture.md)
 
 
 async def gather(requests: list[tuple[str, str, Any, dict[str, str]]], url: str) -> list[httpx.Response]:

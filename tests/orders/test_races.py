@@ -1,6 +1,6 @@
 """Races against a live ``siyu serve`` with truly concurrent requests, on the embedded runtime (SQLite,
 local bus) and the server runtime (PostgreSQL, RabbitMQ), each repeated ``SIYU_TEST_RACE_REPEAT`` times
-(CI: 20) on the same server with a fresh SKU and stock each round."""
+(3 by default and in CI) on the same server with a fresh SKU and stock each round."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Flash-sale races against a live ``siyu serve``, on the embedded runtime (SQLite: the database store)
 and the server runtime (PostgreSQL, RabbitMQ, Redis: the Redis store), each repeated
-``SIYU_TEST_RACE_REPEAT`` times (CI: 20)."""
+``SIYU_TEST_RACE_REPEAT`` times (3 by default and in CI)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Group-buy races against a live ``siyu serve``, on the embedded runtime (SQLite, local bus) and the
-server runtime (PostgreSQL, RabbitMQ), repeated ``SIYU_TEST_RACE_REPEAT`` times (3 by default; CI sets 20):
+server runtime (PostgreSQL, RabbitMQ), repeated ``SIYU_TEST_RACE_REPEAT`` times (3 by default and in CI):
 50 customers join a 3-person group at the same instant and pay at the same instant; exactly 3 seats are
 filled and every other payment is refused or refunded, once."""
 
