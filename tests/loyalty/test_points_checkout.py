@@ -113,8 +113,6 @@ def _share(amount: int, qty: int, refunded: int) -> int:
 
 
 def test_refund_sequences_conserve_value(shop: Shop, database_url: str) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the property runs on SQLite only")
     phones = itertools.count(13800160000)
 
     @settings(max_examples=25, deadline=None)
