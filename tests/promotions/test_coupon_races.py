@@ -1,4 +1,5 @@
-"""Coupon races against a live server on both runtimes, each repeated SIYU_TEST_RACE_REPEAT times (3 by default and in CI):
+"""Coupon races against a live server on both runtimes, each repeated SIYU_TEST_RACE_REPEAT times (3 by
+default and in CI):
 claims never exceed the total; a single-use coupon is used once, however many orders race for it."""
 
 from __future__ import annotations
