@@ -38,9 +38,8 @@ from siyu.errors import SiyuError
 from siyu.identity.anchors import constituents, remembered
 from siyu.loyalty import benefits, program
 from siyu.loyalty.benefits import MemberBenefits
-from siyu.orders.models import Order
 from siyu.orders.policy import policy
-from siyu.promotions import specials
+from siyu.promotions import coupons, specials
 from siyu.promotions.models import Coupon, CouponTemplate, EarlyAccess, PriceSchedule
 from siyu.promotions.schemas import AdjustmentOut, CouponKind, QuotedLine, QuoteOut, RejectedCoupon
 
@@ -136,13 +135,6 @@ def _lines(session: Session, cart: Cart, perks: MemberBenefits, at: datetime
     return out, quotes
 
 
-def _has_paid_order(session: Session, person_id: str | None) -> bool:
-    if person_id is None:
-        return False
-    return session.scalar(select(Order.id).where(Order.person_id.in_(constituents(session, person_id)),
-                                                 Order.paid_at.is_not(None)).limit(1)) is not None
-
-
 def _reject(coupon_id: str, code: str, message: str) -> RejectedCoupon:
     return RejectedCoupon(coupon_id=coupon_id, code=code, message=message)
 
@@ -175,7 +167,8 @@ def _coupon_checks(session: Session, cart: Cart, perks: MemberBenefits, at: date
             rejected.append(_reject(cid, "coupon_not_stackable", "Another coupon of its group is used."))
         else:
             if t.new_members_only:
-                new_member = (not _has_paid_order(session, cart.person_id)) if new_member is None else new_member
+                new_member = not (cart.person_id and coupons.has_paid_order(session, cart.person_id)) \
+                    if new_member is None else new_member
                 if not new_member:
                     rejected.append(_reject(cid, "coupon_new_members_only", "Only for a first order."))
                     continue
